@@ -1,0 +1,175 @@
+"""Typed settings from `CCX_`-prefixed environment variables and an optional TOML file.
+
+Precedence, highest first: environment (`CCX_<SECTION>_<FIELD>`), the TOML file named by
+`CCX_CONFIG` (or passed explicitly), then the defaults below. Every field carries its doc;
+`ccx config show --markdown` prints the table that the README embeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
+
+ENV_PREFIX = "CCX_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value of the wrong type or an unknown name."""
+
+
+def setting(default: Any, doc: str) -> Any:
+    """A settings field with a default and a one-line description."""
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = setting("INFO", "Log level: DEBUG, INFO, WARNING, ERROR.")
+    json: bool = setting(True, "JSON lines on stderr (false: human-readable lines).")
+
+
+@dataclass(frozen=True, slots=True)
+class MongoSettings:
+    uri: str = setting("mongodb://127.0.0.1:27017/", "MongoDB (or FerretDB) connection URI.")
+    platform_db: str = setting("ccx", "Database holding tenants, keys and the audit log.")
+    timeout_ms: int = setting(2000, "Server selection and socket timeout, in milliseconds.")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str = setting("redis://127.0.0.1:6379/0", "Redis URL (idempotency, rate limits, breakers).")
+    timeout_s: float = setting(1.0, "Socket timeout, in seconds.")
+
+
+@dataclass(frozen=True, slots=True)
+class RabbitSettings:
+    url: str = setting("amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ AMQP URL.")
+    timeout_s: float = setting(3.0, "Connection timeout, in seconds.")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    host: str = setting("127.0.0.1", "Address `ccx serve` binds.")
+    port: int = setting(8000, "Port `ccx serve` binds.")
+    workers: int = setting(1, "Granian worker processes.")
+    max_body_bytes: int = setting(65536, "Largest accepted request body (larger → 413).")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    host: str = setting("127.0.0.1", "Address the Meta sandbox simulator binds.")
+    port: int = setting(8090, "Port the Meta sandbox simulator binds.")
+    tokens: str = setting("sandbox", "Comma-separated bearer tokens the sandbox accepts.")
+    app_secret: str = setting("sandbox-app-secret", "App secret that signs sandbox callbacks.")
+    callback_url: str = setting("", "Where the sandbox POSTs status callbacks (empty: none).")
+    seed: int = setting(0, "Random seed of the sandbox (faults, wamids), for reproducible runs.")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of ccx, grouped by the part that uses it."""
+
+    log: LogSettings = field(default_factory=LogSettings)
+    mongo: MongoSettings = field(default_factory=MongoSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    rabbitmq: RabbitSettings = field(default_factory=RabbitSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+
+
+S = TypeVar("S")
+
+
+def _coerce(name: str, kind: type, raw: Any) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name}: expected a boolean, got {raw!r}")
+    if kind is int:
+        if isinstance(raw, bool):
+            raise ConfigError(f"{name}: expected an integer, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{name}: expected a string, got {raw!r}")
+    return raw
+
+
+def _build_section(cls: type[S], section: str, table: Mapping[str, Any], env: Mapping[str, str]) -> S:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"[{section}]: unknown setting(s) {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        env_name = f"{ENV_PREFIX}{section.upper()}_{f.name.upper()}"
+        if env_name in env:
+            values[f.name] = _coerce(env_name, hints[f.name], env[env_name])
+        elif f.name in table:
+            values[f.name] = _coerce(f"{section}.{f.name}", hints[f.name], table[f.name])
+    return cls(**values)
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings from `env` (default `os.environ`) and a TOML file (default `$CCX_CONFIG`)."""
+    env = os.environ if env is None else env
+    path = path or env.get(f"{ENV_PREFIX}CONFIG") or None
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    hints = get_type_hints(Settings)
+    unknown = set(data) - set(hints)
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {sorted(unknown)}")
+    sections = {}
+    for name, cls in hints.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        sections[name] = _build_section(cls, name, table, env)
+    return Settings(**sections)
+
+
+def describe() -> Iterator[tuple[str, str, str, str]]:
+    """Yield (env var, TOML key, default, doc) for every setting."""
+    for section in fields(Settings):
+        cls = get_type_hints(Settings)[section.name]
+        for f in fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else ""
+            shown = str(default).lower() if isinstance(default, bool) else str(default)
+            yield (
+                f"{ENV_PREFIX}{section.name.upper()}_{f.name.upper()}",
+                f"{section.name}.{f.name}",
+                shown,
+                str(f.metadata.get("doc", "")),
+            )
+
+
+def markdown_table() -> str:
+    """The settings reference as a Markdown table."""
+    rows = ["| environment | TOML key | default | meaning |", "| --- | --- | --- | --- |"]
+    rows += [f"| `{e}` | `{k}` | `{d}` | {doc} |" for e, k, d, doc in describe()]
+    return "\n".join(rows)

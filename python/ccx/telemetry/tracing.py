@@ -1,0 +1,60 @@
+"""W3C Trace Context (`traceparent`) parsing, creation and the current-trace context variable."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+from dataclasses import dataclass
+
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """One span's position in a distributed trace."""
+
+    trace_id: str
+    span_id: str
+    sampled: bool = True
+
+    @classmethod
+    def new(cls) -> TraceContext:
+        """A fresh root context with random ids."""
+        return cls(os.urandom(16).hex(), os.urandom(8).hex())
+
+    @classmethod
+    def parse(cls, header: str | None) -> TraceContext | None:
+        """Parse a `traceparent` header; None when absent or malformed (per the W3C rules)."""
+        if not header:
+            return None
+        match = _TRACEPARENT.match(header.strip().lower())
+        if match is None:
+            return None
+        version, trace_id, span_id, flags = match.groups()
+        if version == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+            return None
+        return cls(trace_id, span_id, bool(int(flags, 16) & 1))
+
+    def child(self) -> TraceContext:
+        """A new span in the same trace."""
+        return TraceContext(self.trace_id, os.urandom(8).hex(), self.sampled)
+
+    def header(self) -> str:
+        """This context as a `traceparent` header value."""
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
+
+
+current_trace: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
+    "ccx_current_trace", default=None
+)
+
+
+def continue_or_start(header: str | None) -> TraceContext:
+    """Continue the trace named by an incoming `traceparent`, or start one; make it current."""
+    parent = TraceContext.parse(header)
+    ctx = parent.child() if parent else TraceContext.new()
+    current_trace.set(ctx)
+    return ctx
