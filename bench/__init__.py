@@ -1,0 +1,1 @@
+"""ccx benchmarks: native vs pure-Python microbenchmarks and pipeline benchmarks."""
