@@ -42,7 +42,9 @@ class MongoSettings:
 
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
-    url: str = setting("redis://127.0.0.1:6379/0", "Redis URL (idempotency, rate limits, breakers).")
+    url: str = setting(
+        "redis://127.0.0.1:6379/0", "Redis URL (idempotency, rate limits, breakers)."
+    )
     timeout_s: float = setting(1.0, "Socket timeout, in seconds.")
 
 
@@ -112,7 +114,9 @@ def _coerce(name: str, kind: type, raw: Any) -> Any:
     return raw
 
 
-def _build_section(cls: type[S], section: str, table: Mapping[str, Any], env: Mapping[str, str]) -> S:
+def _build_section(
+    cls: type[S], section: str, table: Mapping[str, Any], env: Mapping[str, str]
+) -> S:
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     unknown = set(table) - known

@@ -1,0 +1,116 @@
+"""`ccx bench native`: native hot paths against the best pure-Python way, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+import ccx
+
+NATIVE_TARGET = 2.0  # every headline native path should be at least this many times faster
+
+
+def find_checkout() -> Path:
+    """The ccx checkout that holds `bench/`: the cwd or a parent, else the package's repo."""
+    candidates = [Path.cwd(), *Path.cwd().parents, *Path(ccx.__file__).resolve().parents]
+    for base in candidates:
+        if (base / "bench" / "harness.py").is_file():
+            return base
+    raise SystemExit("ccx bench: run it from a ccx checkout (no bench/harness.py found)")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "ccx": ccx.__version__,
+    }
+
+
+def _table(results: list[Any]) -> str:
+    head = (
+        f"{'path':<10} {'case':<44} {'native ops/s':>13} {'best python':>13}  "
+        f"{'rival':<22} {'ratio':>6}  ok"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        mark = "" if r.headline else " (info)"
+        lines.append(
+            f"{r.path:<10} {r.name[:44]:<44} {r.native_ops_s:>13,.0f} "
+            f"{r.rivals_ops_s[r.best_rival]:>13,.0f}  {r.best_rival[:22]:<22} "
+            f"{r.ratio:>5.1f}x  {'yes' if r.correct else 'NO'}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def run_native(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(find_checkout()))
+    from bench.harness import run_all
+    from bench.native import PATHS, all_cases
+
+    paths = tuple(args.paths) if args.paths else PATHS
+
+    def progress(case: Any) -> None:
+        if not args.json:
+            print(f"  measuring {case.path}: {case.name} …", file=sys.stderr, flush=True)
+
+    results = run_all(all_cases(paths), budget_s=args.budget, progress=progress)
+    summary = {}
+    for path in paths:
+        head = [r for r in results if r.path == path and r.headline]
+        summary[path] = {
+            "ratio": min((r.ratio for r in head), default=0.0),
+            "correct": all(r.correct for r in results if r.path == path),
+        }
+    report = {
+        "benchmark": "native",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "budget_s": args.budget,
+        "target_ratio": NATIVE_TARGET,
+        "summary": summary,
+        "results": [vars(r) for r in results],
+    }
+    if args.out:
+        Path(args.out).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(_table(results))
+    failed = [p for p, s in summary.items() if not s["correct"]]
+    if args.guard:
+        failed += [p for p, s in summary.items() if s["ratio"] < args.guard]
+    if failed:
+        print(f"ccx bench: failed for {sorted(set(failed))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ccx bench", description=__doc__)
+    sub = parser.add_subparsers(dest="which", required=True)
+    native = sub.add_parser("native", help="native hot paths vs pure Python")
+    native.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    native.add_argument("--out", help="also write the JSON report to this file")
+    native.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
+    native.add_argument("--paths", nargs="*", help="subset: schema signing template ratelimit")
+    native.add_argument(
+        "--guard",
+        type=float,
+        default=0.0,
+        help="fail when a path's headline ratio is below this (regression guard, e.g. 1.0)",
+    )
+    native.set_defaults(func=run_native)
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code

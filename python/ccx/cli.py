@@ -1,0 +1,74 @@
+"""The `ccx` command: one entry point for every process and tool of the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable
+
+from ccx import __version__
+from ccx.config import ConfigError, load_settings, markdown_table
+from ccx.telemetry.logging import configure_logging
+
+# Subcommands implemented by their own module's `main(argv) -> int`, imported lazily so
+# that `ccx config show` does not pay for robyn, granian or the native module.
+DELEGATED: dict[str, tuple[str, str]] = {
+    "services": ("ccx.devservices", "install, start, stop and check the local services"),
+    "sandbox": ("ccx.sandbox.cli", "run the Meta Cloud API simulator"),
+    "bench": ("ccx.bench.cli", "benchmarks: native (more to come)"),
+}
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(markdown_table())
+        return 0
+    settings = load_settings(args.config)
+    for section, values in settings.__dataclass_fields__.items():
+        del values
+        sub = getattr(settings, section)
+        for name in sub.__dataclass_fields__:
+            print(f"{section}.{name} = {getattr(sub, name)!r}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ccx", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ccx {__version__}")
+    parser.add_argument("--config", help="TOML settings file (default: $CCX_CONFIG)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in DELEGATED.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+    cfg = sub.add_parser("config", help="show the effective settings")
+    cfg.add_argument("--markdown", action="store_true", help="print the settings reference table")
+    cfg.set_defaults(func=_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.config:
+        os.environ["CCX_CONFIG"] = args.config  # delegated commands read it too
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"ccx: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log.level, settings.log.json)
+    if args.command in DELEGATED:
+        module = importlib.import_module(DELEGATED[args.command][0])
+        run: Callable[[list[str]], int] = module.main
+        return run(list(args.rest))
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
