@@ -15,6 +15,7 @@ from ccx.telemetry.logging import configure_logging
 # Subcommands implemented by their own module's `main(argv) -> int`, imported lazily so
 # that `ccx config show` does not pay for robyn, granian or the native module.
 DELEGATED: dict[str, tuple[str, str]] = {
+    "serve": ("ccx.api.serve", "serve the HTTP API (granian, RSGI)"),
     "services": ("ccx.devservices", "install, start, stop and check the local services"),
     "sandbox": ("ccx.sandbox.cli", "run the Meta Cloud API simulator"),
     "bench": ("ccx.bench.cli", "benchmarks: native (more to come)"),
@@ -40,8 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="TOML settings file (default: $CCX_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in DELEGATED.items():
-        p = sub.add_parser(name, help=help_text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.add_parser(name, help=help_text, add_help=False)
     cfg = sub.add_parser("config", help="show the effective settings")
     cfg.add_argument("--markdown", action="store_true", help="print the settings reference table")
     cfg.set_defaults(func=_config)
@@ -49,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    # argparse's REMAINDER drops leading options, so split delegated commands off by hand.
+    split = next((i for i, word in enumerate(argv) if word in DELEGATED), None)
+    rest: list[str] = []
+    if split is not None:
+        argv, rest = argv[: split + 1], argv[split + 1 :]
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in DELEGATED:
         module = importlib.import_module(DELEGATED[args.command][0])
         run: Callable[[list[str]], int] = module.main
-        return run(list(args.rest))
+        return run(rest)
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
 

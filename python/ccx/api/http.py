@@ -1,0 +1,92 @@
+"""Request and response values, and RFC 9457 problem+json errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://ccx.dev/problems/"
+
+
+@dataclass(slots=True)
+class Request:
+    """An HTTP request after the body was read (bounded by the size limit)."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: Mapping[str, str]
+    body: bytes
+    path_params: dict[str, str] = field(default_factory=dict)
+    request_id: str = ""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(self.query_string, keep_blank_values=True)
+
+
+@dataclass(slots=True)
+class Response:
+    """A complete HTTP response."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = JSON
+
+    @classmethod
+    def json(cls, status: int, data: Any, headers: Sequence[tuple[str, str]] = ()) -> Response:
+        return cls(status, orjson.dumps(data), list(headers))
+
+    @classmethod
+    def text(
+        cls, status: int, text: str, content_type: str = "text/plain; charset=utf-8"
+    ) -> Response:
+        return cls(status, text.encode(), [], content_type)
+
+
+class ProblemError(Exception):
+    """Raised anywhere in a handler to answer with a problem+json document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        kind: str | None = None,
+        errors: Sequence[tuple[str, str]] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.kind = kind or title.lower().replace(" ", "-")
+        self.errors = list(errors) if errors else None
+        self.headers = list(headers)
+
+    def response(self, instance: str = "") -> Response:
+        doc: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.kind,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail or self.title,
+        }
+        if instance:
+            doc["instance"] = instance
+        if self.errors is not None:
+            doc["errors"] = [{"path": p, "message": m} for p, m in self.errors]
+        return Response(self.status, orjson.dumps(doc), list(self.headers), PROBLEM_JSON)
+
+
+def not_found(detail: str = "No such resource.") -> ProblemError:
+    return ProblemError(404, "Not Found", detail, kind="not-found")

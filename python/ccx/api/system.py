@@ -1,0 +1,69 @@
+"""Operational endpoints: /healthz, /metrics, /openapi.json, /docs."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ccx import __version__
+from ccx.api.http import Request, Response
+from ccx.telemetry.metrics import exposition
+
+if TYPE_CHECKING:
+    from ccx.api.app import App
+
+
+def openapi_document(app: App) -> dict[str, Any]:
+    """OpenAPI 3.1 document of every registered route."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app.router.routes:
+        op: dict[str, Any] = {
+            "operationId": route.name,
+            "responses": {"200": {"description": "OK"}},
+        }
+        paths.setdefault(route.template, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ccx", "version": __version__},
+        "paths": paths,
+    }
+
+
+def _docs_html(doc: dict[str, Any]) -> str:
+    rows = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            summary = html.escape(str(op.get("summary", "")))
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td>"
+                f"<td><code>{html.escape(path)}</code></td><td>{summary}</td></tr>"
+            )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>ccx API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em}</style></head>"
+        f"<body><h1>ccx API {html.escape(doc['info']['version'])}</h1>"
+        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a> (OpenAPI 3.1).</p>"
+        f"<table>{''.join(rows)}</table></body></html>"
+    )
+
+
+def register_system_routes(app: App) -> None:
+    async def healthz(_: Request) -> Response:
+        return Response.json(200, {"status": "ok", "version": __version__})
+
+    async def metrics(_: Request) -> Response:
+        body, content_type = exposition()
+        return Response(200, body, [], content_type)
+
+    async def openapi(_: Request) -> Response:
+        return Response(200, orjson.dumps(openapi_document(app)))
+
+    async def docs(_: Request) -> Response:
+        return Response.text(200, _docs_html(openapi_document(app)), "text/html; charset=utf-8")
+
+    app.router.add("GET", "/healthz", healthz, "healthz")
+    app.router.add("GET", "/metrics", metrics, "metrics")
+    app.router.add("GET", "/openapi.json", openapi, "openapi")
+    app.router.add("GET", "/docs", docs, "docs")

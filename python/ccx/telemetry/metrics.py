@@ -1,0 +1,42 @@
+"""Prometheus metrics shared by every stage, and the exposition for `/metrics`.
+
+With several granian workers, set `PROMETHEUS_MULTIPROC_DIR` (ccx serve does) so every
+worker's samples are aggregated at scrape time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56)
+
+http_request_seconds = Histogram(
+    "ccx_http_request_seconds",
+    "HTTP request latency by route and status.",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+http_body_too_large_total = Counter(
+    "ccx_http_body_too_large_total", "Requests refused because the body exceeded the limit."
+)
+dependency_errors_total = Counter(
+    "ccx_dependency_errors_total", "Failed calls to a dependency.", ["dependency"]
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text and its content type (aggregated across workers when multiprocess)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
