@@ -150,6 +150,11 @@ class Authenticator:
         """The keys in use."""
         return self._keyring
 
+    @property
+    def cached(self) -> int:
+        """How many verified tokens the cache holds."""
+        return len(self._cache)
+
     def replace_keyring(self, keyring: KeyRing) -> None:
         """Swap in a reloaded key ring (after a rotation) and drop every cached verification."""
         self._keyring = keyring
