@@ -160,17 +160,18 @@ class Key:
         if alg not in (EDDSA, RS256):
             raise KeyRingError(f"key {kid}: PEM keys are for EdDSA or RS256, not {alg!r}")
         try:
-            if b"PRIVATE KEY" in data:
-                private = load_pem_private_key(data, password=None)
-                if not isinstance(private, Ed25519PrivateKey | RSAPrivateKey):
-                    raise KeyRingError(f"key {kid}: PEM holds a key type ccx does not use")
-                return cls(kid, alg, private.public_key(), private, not_after)
-            public = load_pem_public_key(data)
+            loaded = (
+                load_pem_private_key(data, password=None)
+                if b"PRIVATE KEY" in data
+                else load_pem_public_key(data)
+            )
         except (ValueError, TypeError):
             raise KeyRingError(f"key {kid}: PEM data is not a readable key") from None
-        if not isinstance(public, Ed25519PublicKey | RSAPublicKey):
-            raise KeyRingError(f"key {kid}: PEM holds a key type ccx does not use")
-        return cls(kid, alg, public, None, not_after)
+        if isinstance(loaded, Ed25519PrivateKey | RSAPrivateKey):
+            return cls(kid, alg, loaded.public_key(), loaded, not_after)
+        if isinstance(loaded, Ed25519PublicKey | RSAPublicKey):
+            return cls(kid, alg, loaded, None, not_after)
+        raise KeyRingError(f"key {kid}: PEM holds a key type ccx does not use")
 
     @classmethod
     def from_jwk(cls, jwk: Mapping[str, Any], *, not_after: float | None = None) -> Key:
