@@ -26,6 +26,7 @@ from typing import Any, Final
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ccx.auth.keyring import DEFAULT_ALGORITHMS, HS256, Key, KeyRing, KeyRingError
+from ccx.auth.tokens import Authenticator
 
 log = logging.getLogger("ccx.auth")
 
@@ -150,6 +151,32 @@ async def load_keyring(
     if active_kid is None and extra is not None and extra.active is not None:
         active_kid = extra.active.kid
     return KeyRing(keys, active_kid=active_kid, algorithms=algorithms)
+
+
+def _state(ring: KeyRing) -> tuple[object, ...]:
+    active = ring.active.kid if ring.active else None
+    return (active, ring.algorithms, sorted((k.kid, k.alg, k.not_after or 0.0) for k in ring))
+
+
+async def refresh(
+    db: Database,
+    authenticator: Authenticator,
+    extra: KeyRing | None = None,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """Reload the ring into a running `Authenticator`; True if it changed (cache dropped).
+
+    Meant for a periodic task in the API (`auth.keyring_refresh_s`): a rotation done with
+    `ccx keys rotate` reaches every process within one period. Key material of an existing
+    kid never changes, so comparing kids, algorithms and `not_after` is enough.
+    """
+    ring = await load_keyring(db, extra, now=now)
+    if _state(ring) == _state(authenticator.keyring):
+        return False
+    authenticator.replace_keyring(ring)
+    log.info("key ring reloaded", extra={"kids": sorted(k.kid for k in ring)})
+    return True
 
 
 async def purge_expired(db: Database, *, now: datetime | None = None) -> int:

@@ -29,6 +29,7 @@ from ccx.auth.keystore import (
     list_keys,
     load_keyring,
     purge_expired,
+    refresh,
     rotate,
 )
 from ccx.config import load_settings
@@ -133,6 +134,20 @@ async def test_purge_removes_only_expired_keys(db: Database) -> None:
     assert await purge_expired(db, now=at(10_000)) == 1
     assert [k.kid for k in await list_keys(db)] == [k3]  # the active key is never purged
     assert k1 not in await load_keyring(db, now=at(10_000))
+
+
+async def test_refresh_swaps_the_ring_only_when_it_changed(db: Database) -> None:
+    first = await rotate(db, "HS256", TTL, now=at(0))
+    auth = Authenticator(await load_keyring(db, now=at(1)), clock=clock_at(1))
+    auth.verify(issue(auth.keyring, "acme", "admin", 60, clock=clock_at(1)))
+    assert await refresh(db, auth, now=at(2)) is False
+    assert auth.cached == 1
+    second = await rotate(db, "EdDSA", TTL, now=at(3))
+    assert await refresh(db, auth, now=at(4)) is True
+    assert auth.cached == 0
+    assert auth.keyring.signing_key().kid == second
+    assert auth.keyring.get(first) is not None
+    assert await refresh(db, auth, now=at(5)) is False
 
 
 async def test_indexes_are_idempotent(db: Database) -> None:
