@@ -3,7 +3,8 @@
 PyJWT checks the JWS signature; everything that decides *which* key and *which* algorithm is
 used, and every claim check, happens here explicitly, against an injectable clock.
 Header parameters that point at keys (`jwk`, `jku`, `x5u`, `x5c`) are ignored: keys come
-only from the key ring.
+only from the key ring. `typ` is not checked (issuers differ); `aud`/`iss` are not part of
+the ccx contract yet and are ignored.
 """
 
 from __future__ import annotations

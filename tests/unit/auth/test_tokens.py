@@ -22,6 +22,7 @@ from ccx.auth import (
     issue,
     require,
 )
+from ccx.config import AuthSettings
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -547,3 +548,15 @@ def test_bad_authorization_headers(header: str | None, code: ErrorCode) -> None:
         bearer_token(header)
     assert info.value.code is code
     assert info.value.status == 401
+
+
+def test_authenticator_from_settings(ring: KeyRing) -> None:
+    settings = AuthSettings(leeway_s=5, cache_ttl_s=1.5, cache_size=7, max_token_bytes=4096)
+    auth = Authenticator.from_settings(settings, ring)
+    assert (auth.leeway_s, auth.cache_ttl_s, auth.cache_size, auth.max_token_bytes) == (
+        5,
+        1.5,
+        7,
+        4096,
+    )
+    assert auth.keyring is ring
