@@ -73,6 +73,33 @@ class SandboxSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    keys: str = setting(
+        "",
+        "Verification keys as a JSON array of JWKs or {kid, alg, secret, pem or pem_file} objects.",
+    )
+    jwks_file: str = setting("", "Path of a JWKS document (RFC 7517) with more verification keys.")
+    algorithms: str = setting(
+        "HS256,EdDSA,RS256", "Comma-separated JWT algorithm allow-list (`none` is never allowed)."
+    )
+    active_kid: str = setting(
+        "", "kid of a configured key that signs tokens when the key store has no active key."
+    )
+    use_key_store: bool = setting(True, "Also load ccx-issued keys from the `keys` collection.")
+    leeway_s: int = setting(30, "Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.")
+    cache_ttl_s: float = setting(30.0, "How long a verified token stays cached, in seconds.")
+    cache_size: int = setting(10000, "Most verified tokens kept in the cache.")
+    max_token_bytes: int = setting(8192, "Longer bearer tokens are rejected before parsing.")
+    token_ttl_s: int = setting(3600, "Default lifetime of tokens issued by `ccx token issue`.")
+    max_token_ttl_s: int = setting(
+        86400, "Longest token lifetime; a rotated-out key keeps verifying this long."
+    )
+    keyring_refresh_s: float = setting(
+        60.0, "How often a running API reloads the key store (picks up rotations)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of ccx, grouped by the part that uses it."""
 
@@ -82,6 +109,7 @@ class Settings:
     rabbitmq: RabbitSettings = field(default_factory=RabbitSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
 
 S = TypeVar("S")
