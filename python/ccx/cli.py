@@ -19,6 +19,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "services": ("ccx.devservices", "install, start, stop and check the local services"),
     "sandbox": ("ccx.sandbox.cli", "run the Meta Cloud API simulator"),
     "bench": ("ccx.bench.cli", "benchmarks: native (more to come)"),
+    "token": ("ccx.auth.cli:token_main", "issue API tokens (JWT)"),
+    "keys": ("ccx.auth.cli:keys_main", "rotate, list and purge token signing keys"),
 }
 
 
@@ -69,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log.level, settings.log.json)
     if args.command in DELEGATED:
-        module = importlib.import_module(DELEGATED[args.command][0])
-        run: Callable[[list[str]], int] = module.main
+        module_name, _, func_name = DELEGATED[args.command][0].partition(":")
+        run: Callable[[list[str]], int] = getattr(
+            importlib.import_module(module_name), func_name or "main"
+        )
         return run(rest)
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
