@@ -9,6 +9,7 @@ import orjson
 
 from ccx import __version__
 from ccx.api.http import Request, Response
+from ccx.ingest.schemas import DIALECT, SCHEMAS
 from ccx.telemetry.metrics import exposition
 
 if TYPE_CHECKING:
@@ -24,10 +25,16 @@ def openapi_document(app: App) -> dict[str, Any]:
             "responses": {"200": {"description": "OK"}},
         }
         paths.setdefault(route.template, {})[route.method.lower()] = op
+    schemas = {
+        name: {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        for name, schema in SCHEMAS.items()
+    }
     return {
         "openapi": "3.1.0",
+        "jsonSchemaDialect": DIALECT,
         "info": {"title": "ccx", "version": __version__},
         "paths": paths,
+        "components": {"schemas": schemas},
     }
 
 

@@ -1,0 +1,131 @@
+"""JSON Schemas (draft 2020-12) of the public request bodies.
+
+One source of truth: the native validator compiles these and `/openapi.json` embeds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+PHONE = {"type": "string", "pattern": r"^\+?[1-9][0-9]{6,14}$", "description": "E.164 number"}
+PHONE_NUMBER_ID = {"type": "string", "pattern": r"^[0-9]{1,32}$"}
+PRIORITIES = ["critical", "high", "default", "low"]
+
+_VARIABLE_VALUE: dict[str, Any] = {
+    "description": "A text value, or a typed parameter object (currency, date_time, media).",
+    "anyOf": [
+        {"type": "string", "maxLength": 4096},
+        {
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["currency", "date_time", "image", "video", "document"]}
+            },
+        },
+    ],
+}
+_VARIABLE_GROUP: dict[str, Any] = {
+    "description": "Positional values in placeholder order, or named values by placeholder name.",
+    "anyOf": [
+        {"type": "array", "maxItems": 100, "items": _VARIABLE_VALUE},
+        {
+            "type": "object",
+            "maxProperties": 100,
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,19}$"},
+            "additionalProperties": _VARIABLE_VALUE,
+        },
+    ],
+}
+
+MESSAGE: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/message.json",
+    "title": "MessageRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["to", "type"],
+    "properties": {
+        "to": PHONE,
+        "from": {**PHONE_NUMBER_ID, "description": "Sender phone_number_id (default: tenant's)."},
+        "type": {"enum": ["template", "text"]},
+        "template": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "language"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
+                "language": {"type": "string", "pattern": "^[a-z]{2,3}(_[A-Z]{2})?$"},
+                "variables": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "header": _VARIABLE_GROUP,
+                        "body": _VARIABLE_GROUP,
+                        "buttons": {
+                            "type": "array",
+                            "maxItems": 10,
+                            "items": {"type": ["string", "null"], "maxLength": 2000},
+                        },
+                    },
+                },
+            },
+        },
+        "text": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["body"],
+            "properties": {
+                "body": {"type": "string", "minLength": 1, "maxLength": 4096},
+                "preview_url": {"type": "boolean"},
+            },
+        },
+        "priority": {"enum": PRIORITIES},
+        "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 255},
+        "metadata": {"type": "object", "maxProperties": 64},
+        "on_ambiguous": {"enum": ["hold", "resend"]},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"type": {"const": "template"}}},
+            "then": {"required": ["template"], "not": {"required": ["text"]}},
+        },
+        {
+            "if": {"properties": {"type": {"const": "text"}}},
+            "then": {"required": ["text"], "not": {"required": ["template"]}},
+        },
+    ],
+}
+
+MESSAGE_BATCH: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/message-batch.json",
+    "title": "MessageBatchRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["messages"],
+    "properties": {
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {k: v for k, v in MESSAGE.items() if not k.startswith("$")},
+        }
+    },
+}
+
+#: Every request schema by name, as exposed under `components.schemas` in OpenAPI.
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "MessageRequest": MESSAGE,
+    "MessageBatchRequest": MESSAGE_BATCH,
+}
+
+METADATA_MAX_BYTES = 4096
+
+
+def schema_bytes(schema: dict[str, Any]) -> bytes:
+    """The schema as JSON text, for the native compiler."""
+    return orjson.dumps(schema)
