@@ -1,0 +1,50 @@
+"""Every exchange, queue and routing key of the RabbitMQ topology (ARCHITECTURE §5)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+WORK_EXCHANGE = "ccx.work"
+DLX_EXCHANGE = "ccx.dlx"
+DLQ = "ccx.dlq"
+RECONCILE_QUEUE = "ccx.reconcile"
+RETRY_PREFIX = "ccx.retry."
+
+#: Retry delay steps: name → seconds. A retry of attempt n waits RETRY_DELAYS[n-1].
+RETRY_DELAYS: dict[str, int] = {
+    "2s": 2,
+    "4s": 4,
+    "8s": 8,
+    "16s": 16,
+    "32s": 32,
+    "1m": 60,
+    "5m": 300,
+    "30m": 1800,
+}
+
+#: A message redelivered more often than this (crash loop) is dead-lettered by the broker.
+DELIVERY_LIMIT = 20
+
+
+class Tier(StrEnum):
+    """Priority tiers, highest first."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    DEFAULT = "default"
+    LOW = "low"
+
+
+def tier_queue(tenant: str, tier: Tier | str) -> str:
+    """`ccx.t.<tenant>.<tier>`."""
+    return f"ccx.t.{tenant}.{tier}"
+
+
+def tier_routing_key(tenant: str, tier: Tier | str) -> str:
+    """`t.<tenant>.<tier>`: what the accept path publishes with."""
+    return f"t.{tenant}.{tier}"
+
+
+def retry_routing_key(tenant: str, tier: Tier | str, delay: str) -> str:
+    """`t.<tenant>.<tier>.<delay>`: routed to the delay queue, then back to the tier queue."""
+    return f"t.{tenant}.{tier}.{delay}"
