@@ -59,6 +59,15 @@ ensure_port_free() {
         "(a system service? stop it, or choose another port with the env var in scripts/services.sh --help)"
 }
 
+# The port a running service was started on is kept in var/<service>/port, so that `start` with
+# another CCX_*_PORT does not mistake the running instance for the one asked for.
+record_port() { printf '%s\n' "$2" >"$1/port"; }
+ensure_same_port() {
+    local recorded
+    recorded=$(cat "$2/port" 2>/dev/null) || return 0
+    [[ $recorded == "$3" ]] || die "$1 is already running on port $recorded; stop it before changing its port"
+}
+
 # wait_for NAME SECONDS LOG PID CHECK...: poll CHECK until it succeeds. On a timeout, or when PID
 # (if not empty) has exited, fail with the tail of LOG (a file, or a directory of *.log files).
 wait_for() {

@@ -42,6 +42,7 @@ ferretdb_ping() { python3 "$PROBE" mongo "$HOST" "$FERRETDB_PORT"; }
 ferretdb_start() {
     local pid
     if pid=$(pid_of "$FERRETDB_DIR/ferretdb.pid"); then
+        ensure_same_port ferretdb "$FERRETDB_DIR" "$FERRETDB_PORT"
         wait_for ferretdb "${CCX_SERVICES_TIMEOUT:-30}" "$FERRETDB_DIR/ferretdb.log" "$pid" ferretdb_ping
         say "ferretdb already running (pid $pid)"
         return 0
@@ -58,6 +59,7 @@ ferretdb_start() {
     pid=$!
     printf '%s\n' "$pid" >"$FERRETDB_DIR/ferretdb.pid"
     wait_for ferretdb "${CCX_SERVICES_TIMEOUT:-30}" "$FERRETDB_DIR/ferretdb.log" "$pid" ferretdb_ping
+    record_port "$FERRETDB_DIR" "$FERRETDB_PORT"
     say "ferretdb up on $HOST:$FERRETDB_PORT (pid $pid)"
 }
 

@@ -37,6 +37,7 @@ rabbitmq_ping() { python3 "$PROBE" amqp "$HOST" "$RABBIT_PORT"; }
 rabbitmq_start() {
     local pid timeout=${CCX_SERVICES_TIMEOUT:-90}
     if pid=$(pid_of "$RABBIT_DIR/rabbitmq.pid"); then
+        ensure_same_port rabbitmq "$RABBIT_DIR" "$RABBIT_PORT"
         wait_for rabbitmq "$timeout" "$RABBIT_DIR/log" "$pid" rabbitmq_ping
         say "rabbitmq already running (pid $pid)"
         return 0
@@ -50,6 +51,7 @@ rabbitmq_start() {
     pid=$!
     # The AMQP listener opens at the end of the boot steps, so an answer means the broker is ready.
     wait_for rabbitmq "$timeout" "$RABBIT_DIR/log" "$pid" rabbitmq_ping
+    record_port "$RABBIT_DIR" "$RABBIT_PORT"
     say "rabbitmq up on $HOST:$RABBIT_PORT as $RABBIT_NODE (pid $(pid_of "$RABBIT_DIR/rabbitmq.pid"))"
 }
 
@@ -60,7 +62,7 @@ rabbitmq_stop() {
         return 0
     fi
     # `stop PIDFILE` returns once the Erlang VM has exited.
-    rabbit_env timeout 60 "$RABBIT_LIB/rabbitmqctl" -q stop "$RABBIT_DIR/rabbitmq.pid" ||
+    rabbit_env timeout 60 "$RABBIT_LIB/rabbitmqctl" -q stop "$RABBIT_DIR/rabbitmq.pid" >/dev/null ||
         kill -TERM "$pid" 2>/dev/null || true
     wait_gone rabbitmq "$pid" 30
     say "rabbitmq stopped"

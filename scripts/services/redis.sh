@@ -11,6 +11,7 @@ redis_ping() { [[ $(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null) == P
 redis_start() {
     local pid
     if pid=$(pid_of "$REDIS_DIR/redis.pid"); then
+        ensure_same_port redis "$REDIS_DIR" "$REDIS_PORT"
         wait_for redis "${CCX_SERVICES_TIMEOUT:-30}" "$REDIS_DIR/redis.log" "$pid" redis_ping
         say "redis already running (pid $pid)"
         return 0
@@ -21,6 +22,7 @@ redis_start() {
     redis-server --bind "$HOST" --port "$REDIS_PORT" --dir "$REDIS_DIR" \
         --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
     wait_for redis "${CCX_SERVICES_TIMEOUT:-30}" "$REDIS_DIR/redis.log" "" redis_ping
+    record_port "$REDIS_DIR" "$REDIS_PORT"
     say "redis up on $HOST:$REDIS_PORT (pid $(pid_of "$REDIS_DIR/redis.pid"))"
 }
 
