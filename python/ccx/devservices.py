@@ -28,8 +28,6 @@ SCRIPT = Path("scripts") / "services.sh"
 ACTIONS = ("install", "start", "stop", "status", "restart")
 #: Service name in scripts/services.sh → dependency name in ccx.health.
 SERVICES = {"rabbitmq": "rabbitmq", "redis": "redis", "ferretdb": "mongo"}
-#: Port variables that scripts/services.sh honours, per dependency.
-PORT_VARS = {"rabbitmq": "CCX_RABBIT_PORT", "redis": "CCX_REDIS_PORT", "mongo": "CCX_MONGO_PORT"}
 STATUS_DOWN = 3  # what `services.sh status` returns when a service is down
 
 
@@ -55,11 +53,11 @@ def settings_for_ports(settings: Settings, env: Mapping[str, str]) -> Settings:
     """Point the clients at the ports scripts/services.sh used (CCX_*_PORT), unless the URL
     itself was set in the environment (CCX_MONGO_URI, CCX_REDIS_URL, CCX_RABBITMQ_URL)."""
     mongo, redis, rabbitmq = settings.mongo, settings.redis, settings.rabbitmq
-    if (port := env.get(PORT_VARS["mongo"])) and "CCX_MONGO_URI" not in env:
+    if (port := env.get("CCX_MONGO_PORT")) and "CCX_MONGO_URI" not in env:
         mongo = dataclasses.replace(mongo, uri=with_port(mongo.uri, int(port)))
-    if (port := env.get(PORT_VARS["redis"])) and "CCX_REDIS_URL" not in env:
+    if (port := env.get("CCX_REDIS_PORT")) and "CCX_REDIS_URL" not in env:
         redis = dataclasses.replace(redis, url=with_port(redis.url, int(port)))
-    if (port := env.get(PORT_VARS["rabbitmq"])) and "CCX_RABBITMQ_URL" not in env:
+    if (port := env.get("CCX_RABBIT_PORT")) and "CCX_RABBITMQ_URL" not in env:
         rabbitmq = dataclasses.replace(rabbitmq, url=with_port(rabbitmq.url, int(port)))
     return dataclasses.replace(settings, mongo=mongo, redis=redis, rabbitmq=rabbitmq)
 

@@ -40,7 +40,7 @@ def describe_error(exc: BaseException, timeout_s: float) -> str:
     """One short line for a failed check."""
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout_s:g} s"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = next(iter(str(exc).strip().splitlines()), "")
     text = text if len(text) <= 160 else text[:157] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
