@@ -31,7 +31,7 @@ ferretdb_install() {
     mkdir -p "$BIN"
     say "ferretdb: building with $("$go" version | cut -d' ' -f3) (a few minutes on 2 cores the first time)"
     (cd "$FERRETDB_SRC" &&
-        GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly \
+        GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
             "$go" build -trimpath -o "$BIN/ferretdb.tmp" .)
     mv "$BIN/ferretdb.tmp" "$BIN/ferretdb"
     printf '%s\n' "$hash" >"$FERRETDB_STAMP"
