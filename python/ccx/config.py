@@ -52,6 +52,9 @@ class RedisSettings:
 class RabbitSettings:
     url: str = setting("amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ AMQP URL.")
     timeout_s: float = setting(3.0, "Connection timeout, in seconds.")
+    reconnect_interval_s: float = setting(
+        1.0, "Pause between reconnection attempts after the connection drops, in seconds."
+    )
 
 
 @dataclass(frozen=True, slots=True)

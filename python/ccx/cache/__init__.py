@@ -1,0 +1,1 @@
+"""Redis access: idempotency keys, distributed rate limits and circuit state."""

@@ -1,0 +1,1 @@
+"""RabbitMQ: connection, topology, publisher with confirms and batch consumer."""

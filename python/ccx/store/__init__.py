@@ -1,0 +1,1 @@
+"""MongoDB access: the client, repositories and indexes."""
