@@ -5,6 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 WORK_EXCHANGE = "ccx.work"
+#: Retries are published here, not to ccx.work: on ccx.work the key `t.<tenant>.<tier>.<delay>`
+#: would also match the tier queue's `t.<tenant>.<tier>.*` binding and skip the delay.
+RETRY_EXCHANGE = "ccx.retry"
 DLX_EXCHANGE = "ccx.dlx"
 DLQ = "ccx.dlq"
 RECONCILE_QUEUE = "ccx.reconcile"
@@ -46,5 +49,6 @@ def tier_routing_key(tenant: str, tier: Tier | str) -> str:
 
 
 def retry_routing_key(tenant: str, tier: Tier | str, delay: str) -> str:
-    """`t.<tenant>.<tier>.<delay>`: routed to the delay queue, then back to the tier queue."""
+    """`t.<tenant>.<tier>.<delay>`, published to RETRY_EXCHANGE: the delay queue holds it for
+    its TTL, then dead-letters it to WORK_EXCHANGE with this key, which the tier queue binds."""
     return f"t.{tenant}.{tier}.{delay}"

@@ -13,6 +13,7 @@ from ccx.queue.names import (
     DLX_EXCHANGE,
     RECONCILE_QUEUE,
     RETRY_DELAYS,
+    RETRY_EXCHANGE,
     RETRY_PREFIX,
     WORK_EXCHANGE,
     Tier,
@@ -33,7 +34,10 @@ def _quorum(**extra: Any) -> dict[str, Any]:
 
 async def declare_shared(channel: AbstractChannel) -> None:
     """Exchanges, the eight retry-delay queues, the reconcile queue and the DLQ."""
-    work = await channel.declare_exchange(WORK_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    await channel.declare_exchange(WORK_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    retry = await channel.declare_exchange(
+        RETRY_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
     dlx = await channel.declare_exchange(DLX_EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True)
     dlq = await channel.declare_queue(DLQ, durable=True, arguments={"x-queue-type": "quorum"})
     await dlq.bind(dlx)
@@ -51,7 +55,7 @@ async def declare_shared(channel: AbstractChannel) -> None:
                 "x-overflow": "reject-publish",
             },
         )
-        await queue.bind(work, routing_key=f"*.*.*.{name}")
+        await queue.bind(retry, routing_key=f"*.*.*.{name}")
     await channel.declare_queue(RECONCILE_QUEUE, durable=True, arguments=_quorum())
 
 
