@@ -19,6 +19,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "services": ("ccx.devservices", "install, start, stop and check the local services"),
     "sandbox": ("ccx.sandbox.cli", "run the Meta Cloud API simulator"),
     "bench": ("ccx.bench.cli", "benchmarks: native (more to come)"),
+    "tenant": ("ccx.admin.cli:tenant_main", "create and list tenants"),
     "token": ("ccx.auth.cli:token_main", "issue API tokens (JWT)"),
     "keys": ("ccx.auth.cli:keys_main", "rotate, list and purge token signing keys"),
 }

@@ -1,0 +1,1 @@
+"""Operator commands that span several stages (tenants)."""

@@ -1,0 +1,67 @@
+"""`ccx tenant create|list`: a tenant's registry entry, database indexes and queues."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import orjson
+
+from ccx.config import Settings, load_settings
+from ccx.queue.connection import connect
+from ccx.queue.topology import declare_shared, declare_tenant
+from ccx.store.mongo import make_client
+from ccx.store.tenants import TenantRepository
+
+
+async def create_tenant(settings: Settings, tenant_id: str, name: str | None) -> dict[str, object]:
+    """Register the tenant, create its indexes and declare its queues (all idempotent)."""
+    client = make_client(settings.mongo)
+    try:
+        tenant, created = await TenantRepository(client, settings.mongo.platform_db).create(
+            tenant_id, name
+        )
+    finally:
+        await client.close()
+    connection = await connect(settings.rabbitmq, name="ccx-admin")
+    try:
+        channel = await connection.channel()
+        await declare_shared(channel)
+        queues = await declare_tenant(channel, tenant_id)
+    finally:
+        await connection.close()
+    return {"tenant": tenant.id, "name": tenant.name, "created": created, "queues": queues}
+
+
+async def list_tenants(settings: Settings) -> list[dict[str, object]]:
+    client = make_client(settings.mongo)
+    try:
+        tenants = await TenantRepository(client, settings.mongo.platform_db).list()
+    finally:
+        await client.close()
+    return [
+        {"tenant": t.id, "name": t.name, "created_at": t.created_at.isoformat()} for t in tenants
+    ]
+
+
+def tenant_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ccx tenant", description=__doc__)
+    sub = parser.add_subparsers(dest="action", required=True)
+    create = sub.add_parser("create", help="create a tenant (idempotent)")
+    create.add_argument("tenant", help="tenant id: lowercase letters, digits, _ and -")
+    create.add_argument("--name", help="display name")
+    sub.add_parser("list", help="list tenants")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    try:
+        if args.action == "create":
+            result: object = asyncio.run(create_tenant(settings, args.tenant, args.name))
+        else:
+            result = asyncio.run(list_tenants(settings))
+    except ValueError as exc:
+        print(f"ccx tenant: {exc}", file=sys.stderr)
+        return 2
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    return 0

@@ -1,0 +1,63 @@
+"""Tenants: the platform registry, plus creating everything a new tenant needs in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+from ccx.store.indexes import ensure_tenant_indexes
+from ccx.store.mongo import Document
+from ccx.store.names import PLATFORM_TENANTS, tenant_db
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: datetime
+    active: bool = True
+
+
+def _tenant(doc: Document) -> Tenant:
+    return Tenant(
+        str(doc["_id"]),
+        str(doc.get("name") or doc["_id"]),
+        doc["created_at"],
+        bool(doc.get("active", True)),
+    )
+
+
+class TenantRepository:
+    """Reads and writes `ccx.tenants`; creating a tenant also prepares its database."""
+
+    def __init__(self, client: AsyncMongoClient[Document], platform_db: str = "ccx") -> None:
+        self.client = client
+        self.collection = client[platform_db][PLATFORM_TENANTS]
+
+    async def create(self, tenant_id: str, name: str | None = None) -> tuple[Tenant, bool]:
+        """Create (or find) a tenant; returns (tenant, created). Indexes are ensured either way."""
+        db_name = tenant_db(tenant_id)  # validates the id
+        doc = {
+            "_id": tenant_id,
+            "name": name or tenant_id,
+            "created_at": datetime.now(UTC).replace(microsecond=0),
+            "active": True,
+        }
+        created = True
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            created = False
+            doc = await self.collection.find_one({"_id": tenant_id}) or doc
+        await ensure_tenant_indexes(self.client[db_name])
+        return _tenant(doc), created
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        doc = await self.collection.find_one({"_id": tenant_id})
+        return _tenant(doc) if doc else None
+
+    async def list(self) -> list[Tenant]:
+        return [_tenant(doc) async for doc in self.collection.find().sort("_id", 1)]

@@ -1,0 +1,63 @@
+"""`ccx tenant create` against the real store and broker: idempotent, indexes and queues."""
+
+import os
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from aio_pika.abc import AbstractRobustConnection
+from pymongo import AsyncMongoClient
+
+from ccx.admin.cli import create_tenant, list_tenants
+from ccx.config import Settings
+from ccx.queue.names import Tier, tier_queue
+from ccx.store.indexes import TENANT_INDEXES
+from ccx.store.mongo import Document
+from ccx.store.names import PLATFORM_TENANTS, tenant_db
+
+
+@pytest_asyncio.fixture
+async def tenant(
+    settings: Settings, mongo: AsyncMongoClient[Document], rabbit: AbstractRobustConnection
+) -> AsyncIterator[str]:
+    tid = f"it-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+    yield tid
+    await mongo.drop_database(tenant_db(tid))
+    await mongo[settings.mongo.platform_db][PLATFORM_TENANTS].delete_one({"_id": tid})
+    channel = await rabbit.channel()
+    for tier in Tier:
+        queue = await channel.get_queue(tier_queue(tid, tier), ensure=False)
+        await queue.delete(if_unused=False, if_empty=False)
+    await channel.close()
+
+
+async def test_create_is_idempotent_and_prepares_store_and_queues(
+    settings: Settings,
+    mongo: AsyncMongoClient[Document],
+    rabbit: AbstractRobustConnection,
+    tenant: str,
+) -> None:
+    first = await create_tenant(settings, tenant, "Integration")
+    second = await create_tenant(settings, tenant, "Renamed")
+    assert first["created"] is True
+    assert second["created"] is False
+    assert second["name"] == "Integration"
+    assert first["queues"] == [tier_queue(tenant, t) for t in Tier]
+
+    db = mongo[tenant_db(tenant)]
+    for collection, models in TENANT_INDEXES.items():
+        names = {ix["name"] async for ix in await db[collection].list_indexes()}
+        assert {m.document["name"] for m in models} <= names
+
+    channel = await rabbit.channel()
+    for name in first["queues"]:  # type: ignore[union-attr]
+        await channel.declare_queue(name, passive=True)  # raises if missing
+    await channel.close()
+    assert tenant in [t["tenant"] for t in await list_tenants(settings)]
+
+
+async def test_unsafe_tenant_ids_are_refused(settings: Settings) -> None:
+    for bad in ["Upper", "", "a b", "a.b", "../x", "x" * 64]:
+        with pytest.raises(ValueError, match="invalid tenant id"):
+            await create_tenant(settings, bad, None)
