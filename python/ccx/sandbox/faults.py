@@ -26,13 +26,21 @@ def _prob(name: str, value: Any) -> float:
     return p
 
 
-def _codes(name: str, data: Mapping[Any, Any], allowed: frozenset[int] | None) -> dict[int, float]:
+def _codes(
+    name: str, data: Mapping[Any, Any], allowed: frozenset[int] | None, weights: bool = False
+) -> dict[int, float]:
+    """Code → probability (or → non-negative weight), for codes that may be injected."""
     out: dict[int, float] = {}
     for raw, weight in dict(data).items():
         code = int(raw)
         if code not in CATALOG or (allowed is not None and code not in allowed):
             raise ValueError(f"{name}: code {code} cannot be injected here")
-        out[code] = _prob(f"{name}[{code}]", weight)
+        if weights:
+            out[code] = float(weight)
+            if out[code] < 0:
+                raise ValueError(f"{name}[{code}]: weights must be >= 0")
+        else:
+            out[code] = _prob(f"{name}[{code}]", weight)
     return out
 
 
@@ -120,7 +128,9 @@ class CallbackFaults:
         known = {"duplicate", "reorder", "skip_delivered", "drop", "fail", "fail_codes"}
         if set(data) - known:
             raise ValueError(f"unknown callback fault(s) {sorted(set(data) - known)}")
-        codes = _codes("fail_codes", data.get("fail_codes", {131026: 1.0}), ASYNC_FAILURE_CODES)
+        codes = _codes(
+            "fail_codes", data.get("fail_codes", {131026: 1.0}), ASYNC_FAILURE_CODES, True
+        )
         if not codes or sum(codes.values()) <= 0:
             raise ValueError("fail_codes needs at least one code with a positive weight")
         return cls(

@@ -15,6 +15,8 @@ from typing import Any
 
 Clock = Callable[[], float]
 _PRUNE_AT = 100_000
+#: Tolerance for float refill arithmetic (a token due now counts as there).
+_EPS = 1e-9
 
 
 class TokenBucket:
@@ -35,7 +37,7 @@ class TokenBucket:
         return self.tokens
 
     def take(self, now: float) -> bool:
-        if self.refill(now) >= 1.0:
+        if self.refill(now) >= 1.0 - _EPS:
             self.tokens -= 1.0
             return True
         return False
@@ -117,7 +119,7 @@ class RateLimits:
             if number is None:
                 rate = s.rate_for(phone_number_id)
                 number = self._numbers[phone_number_id] = TokenBucket(rate, rate, now)
-            if number.refill(now) < 1.0:
+            if number.refill(now) < 1.0 - _EPS:
                 return 130429
         if s.pair_enabled:
             key = (phone_number_id, wa_id)
@@ -126,7 +128,7 @@ class RateLimits:
                 if len(self._pairs) >= _PRUNE_AT:
                     self._prune(now)
                 pair = self._pairs[key] = TokenBucket(1.0 / s.pair_interval_s, s.pair_burst, now)
-            if pair.refill(now) < 1.0:
+            if pair.refill(now) < 1.0 - _EPS:
                 return 131056
         if number is not None:
             number.tokens -= 1.0
@@ -136,6 +138,6 @@ class RateLimits:
 
     def _prune(self, now: float) -> None:
         """Forget pair buckets that are full again (they hold no state)."""
-        full = [k for k, b in self._pairs.items() if b.refill(now) >= b.capacity]
+        full = [k for k, b in self._pairs.items() if b.refill(now) >= b.capacity - _EPS]
         for key in full:
             del self._pairs[key]
