@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,14 @@ def _import_robyn() -> tuple[Any, Any]:
 def _write_ready(path: str, host: str, port: int) -> None:
     ready = {"host": host, "port": port, "pid": os.getpid()}
     Path(path).write_text(json.dumps(ready), encoding="utf-8")
+
+
+def _exit_now(sig: signal.Signals) -> None:
+    """Leave at once on SIGTERM/SIGINT: actix takes these for a graceful stop that never
+    ends the process (robyn keeps its asyncio loop running), and all state is in memory."""
+    log.info("sandbox stopping", extra={"signal": sig.name})
+    logging.shutdown()
+    os._exit(0)
 
 
 def _query(request: Any) -> dict[str, str]:
@@ -96,6 +105,9 @@ class SandboxServer:
 
         @app.startup_handler  # type: ignore[untyped-decorator]
         async def startup() -> None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, _exit_now, sig)
             await sb.callbacks.start()
             self.port = netfaults.listening_port(self.options.host) or self.options.port
             if self.options.ready_file:

@@ -2,14 +2,19 @@
 
 Robyn (0.88) hands a handler the client IP but not its port or socket, and always writes
 whatever the handler returns. To reset a connection the sandbox looks through its own open
-sockets (`/proc/self/fd`) for TCP connections to the server port from the client's IP that are
-*mid-request*: they received bytes more recently than they sent any (TCP_INFO). When several
-match (concurrent requests from one IP), the one that received most recently is taken, which
-can be the wrong one; `Located.ambiguous` says so and the sandbox counts it.
+sockets (`/proc/self/fd`) for TCP connections to the server port from the client's IP that
+are *mid-request*, judged from TCP_INFO:
 
-The reset itself is `connect(fd, AF_UNSPEC)` on that socket, which makes Linux abort the
-connection with an RST (tcp_disconnect) while actix still holds the descriptor; actix then
-sees a dead socket and drops it.
+- rank 0: established and either fresh (data segments in, none out yet) or the last data
+  came in after the last data went out (`last_data_recv` < `last_data_sent`);
+- rank 1: a same-millisecond tie where more data segments came in than went out (weaker: a
+  client writing headers and body in separate segments looks like that even when idle).
+
+Among the best rank, the connection that received most recently is taken. With concurrent
+requests from one IP that can be the wrong one; `Located.ambiguous` says so and the sandbox
+counts it (`reset_ambiguous`). The reset is `connect(fd, AF_UNSPEC)` on that socket, which
+makes Linux abort the connection with an RST (tcp_disconnect) while actix still holds the
+descriptor; actix then sees a dead socket and drops it.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import struct
 from dataclasses import dataclass
 
 log = logging.getLogger("ccx.sandbox.netfaults")
-_TCP_INFO_LEN = 104
-#: Offsets of tcpi_last_data_sent and tcpi_last_data_recv (ms ago) in struct tcp_info.
-_LAST_DATA_SENT, _LAST_DATA_RECV = 44, 52
+_TCP_INFO_LEN = 160
+#: Offsets in struct tcp_info (linux/tcp.h): ms since the last data sent / received, and
+#: counts of segments carrying data in / out (Linux >= 4.6; older kernels: no resets).
+_LAST_DATA_SENT, _LAST_DATA_RECV, _DATA_SEGS_IN, _DATA_SEGS_OUT = 44, 52, 152, 156
+_TCP_ESTABLISHED = 1
 _libc: ctypes.CDLL | None = None
 
 
@@ -78,9 +85,25 @@ def listening_port(host: str) -> int | None:
     return None
 
 
+def _rank(info: bytes) -> int | None:
+    """0: surely mid-request; 1: probably (same-millisecond tie); None: not mid-request."""
+    if info[0] != _TCP_ESTABLISHED:  # e.g. CLOSE_WAIT: the client already hung up
+        return None
+    (sent_ago,) = struct.unpack_from("I", info, _LAST_DATA_SENT)
+    (recv_ago,) = struct.unpack_from("I", info, _LAST_DATA_RECV)
+    segs_in, segs_out = struct.unpack_from("II", info, _DATA_SEGS_IN)
+    if segs_out == 0 and segs_in > 0:  # a fresh connection: request in, nothing sent yet
+        return 0
+    if recv_ago < sent_ago:
+        return 0
+    if recv_ago == sent_ago and segs_in > segs_out:
+        return 1
+    return None
+
+
 def locate(client_ip: str | None, server_port: int) -> Located | None:
     """The connection that most plausibly carries the current request from `client_ip`."""
-    found: list[tuple[int, int, str, tuple[str, int]]] = []
+    found: list[tuple[int, int, int, str, tuple[str, int]]] = []
     for fd, inode in _socket_fds():
         sock, ok = _inspect(fd)
         if sock is None:
@@ -92,10 +115,10 @@ def locate(client_ip: str | None, server_port: int) -> Located | None:
             if local[1] != server_port or (client_ip and peer[0] != client_ip):
                 continue
             info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
-            (sent_ago,) = struct.unpack_from("I", info, _LAST_DATA_SENT)
-            (recv_ago,) = struct.unpack_from("I", info, _LAST_DATA_RECV)
-            if recv_ago < sent_ago:
-                found.append((recv_ago, fd, inode, (peer[0], peer[1])))
+            rank = _rank(info) if len(info) >= _TCP_INFO_LEN else None
+            if rank is not None:
+                (recv_ago,) = struct.unpack_from("I", info, _LAST_DATA_RECV)
+                found.append((rank, recv_ago, fd, inode, (peer[0], peer[1])))
         except OSError:
             continue
         finally:
@@ -103,8 +126,8 @@ def locate(client_ip: str | None, server_port: int) -> Located | None:
     if not found:
         return None
     found.sort()
-    recv_ago, fd, inode, peer = found[0]
-    return Located(fd, inode, peer, ambiguous=len(found) > 1)
+    rank, _, fd, inode, peer = found[0]
+    return Located(fd, inode, peer, ambiguous=sum(f[0] == rank for f in found) > 1)
 
 
 def reset(conn: Located) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ccx.sandbox import ids
-from ccx.sandbox.callbacks import CallbackDispatcher, plan
+from ccx.sandbox.callbacks import CallbackDispatcher, CallbackStats, plan
 from ccx.sandbox.envelope import StatusEvent
 from ccx.sandbox.errors import MetaError
 from ccx.sandbox.faults import Action, FaultInjector
@@ -101,6 +101,7 @@ class Sandbox:
         self.ledger.reset()
         self.limits.reset()
         self.callbacks.cancel_all()
+        self.callbacks.stats = CallbackStats()
         self.faults.reseed(self.seed)
         self.reset_counters()
 
