@@ -6,7 +6,8 @@ Robyn 0.88 notes that shape this module:
 - one process and one worker are forced: the ledger, limits and RNG live in this process
   and every Python handler runs on its single asyncio loop (the main thread), so the state
   needs no locks and callback tasks can be created from handlers;
-- handlers cannot reach their socket, see `netfaults` for how resets are done.
+- handlers cannot reach their socket, see `netfaults` for how resets are done;
+- query strings arrive undecoded (`%2B` stays `%2B`), so `_query` decodes them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from ccx.sandbox import admin, netfaults
 from ccx.sandbox.options import SandboxOptions
@@ -60,7 +62,10 @@ def _exit_now(sig: signal.Signals) -> None:
 
 
 def _query(request: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in request.query_params.to_dict().items() if v}
+    """First value of each query parameter, percent-decoded (robyn 0.88 leaves them raw)."""
+    return {
+        unquote_plus(k): unquote_plus(v[0]) for k, v in request.query_params.to_dict().items() if v
+    }
 
 
 class SandboxServer:
