@@ -13,6 +13,7 @@ Robyn 0.88 notes that shape this module:
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -53,6 +54,21 @@ def _write_ready(path: str, host: str, port: int) -> None:
     Path(path).write_text(json.dumps(ready), encoding="utf-8")
 
 
+async def _keep_gc_cheap(interval_s: float = 0.25) -> None:
+    """Collect, then freeze what survived, once per interval.
+
+    The ledger and the callback heap keep many long-lived objects; without this every
+    full collection walks all of them (measured: ~80 ms pauses at 20k sends, growing with
+    the ledger), which shows up as p99 spikes. Frozen objects are still freed by reference
+    counting when the ledger drops them; only cycles created before a freeze and broken
+    after it are never reclaimed.
+    """
+    while True:
+        await asyncio.sleep(interval_s)
+        gc.collect()
+        gc.freeze()
+
+
 def _exit_now(sig: signal.Signals) -> None:
     """Leave at once on SIGTERM/SIGINT: actix takes these for a graceful stop that never
     ends the process (robyn keeps its asyncio loop running), and all state is in memory."""
@@ -75,6 +91,7 @@ class SandboxServer:
         self.sandbox = sandbox
         self.options = options
         self.port: int | None = None
+        self._gc_task: asyncio.Task[None] | None = None
         self._robyn, config = _import_robyn()
         self.app = self._robyn.Robyn(__file__, config=config)
         self._routes()
@@ -114,6 +131,7 @@ class SandboxServer:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, _exit_now, sig)
             await sb.callbacks.start()
+            self._gc_task = asyncio.create_task(_keep_gc_cheap(), name="sandbox-gc")
             self.port = netfaults.listening_port(self.options.host) or self.options.port
             if self.options.ready_file:
                 _write_ready(self.options.ready_file, self.options.host, self.port)

@@ -59,7 +59,7 @@ class CallbackSettings:
         return new
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every send, frozen init is slower
 class PlannedStatus:
     #: Seconds after the accept when this status is POSTed.
     send_after_s: float

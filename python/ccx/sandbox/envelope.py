@@ -14,7 +14,7 @@ from ccx.sandbox.errors import async_error
 CONVERSATION_TTL_S = 24 * 3600
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every send, frozen init is slower
 class StatusEvent:
     """One status of one message, with everything its webhook object needs."""
 

@@ -257,14 +257,14 @@ class Action(StrEnum):
     ACCEPT_NO_ANSWER = "accept_no_answer"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every send, frozen init is slower
 class RequestFaults:
     latency_s: float = 0.0
     action: Action = Action.NONE
     error_code: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every send, frozen init is slower
 class CallbackDecision:
     drop: bool = False
     fail_code: int | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 
 _TRACE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -31,6 +32,7 @@ def fbtrace_id(seed: int, seq: int) -> str:
     return "A" + "".join(_TRACE_ALPHABET[b % 64] for b in raw[1:])
 
 
+@functools.lru_cache(maxsize=65536)
 def conversation_id(seed: int, phone_number_id: str, wa_id: str, category: str) -> str:
     """A stable 32-hex conversation id per (sender, user, category)."""
     return _digest(seed, "conversation", phone_number_id, wa_id, category).hex()

@@ -46,7 +46,11 @@ class CallbackReceiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender gave up mid-body (e.g. a sandbox reset)
+                    self.close_connection = True
+                    return
                 status = receiver._next_status()
                 record = Received(
                     self.path,
@@ -115,11 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8091)
     p.add_argument("--app-secret", default="sandbox-app-secret")
+    p.add_argument("--quiet", action="store_true", help="keep nothing, print counts every 5 s")
     args = p.parse_args(argv)
+    counts = {"posts": 0, "bad_signatures": 0}
 
     def show(r: Received) -> None:
         mac = hmac.new(args.app_secret.encode(), r.body, hashlib.sha256).hexdigest()
         ok = hmac.compare_digest("sha256=" + mac, r.headers.get("x-hub-signature-256", ""))
+        counts["posts"] += 1
+        counts["bad_signatures"] += not ok
+        if args.quiet:
+            receiver.records.clear()
+            return
         for entry in json.loads(r.body).get("entry", []):
             for change in entry.get("changes", []):
                 for st in change.get("value", {}).get("statuses", []):
@@ -134,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     receiver = CallbackReceiver(args.host, args.port, on_receive=show).start()
     print(f"receiving on {receiver.url}", flush=True)
     try:
-        receiver._thread.join()
+        while receiver._thread.is_alive():
+            receiver._thread.join(5.0)
+            if args.quiet:
+                print(json.dumps(counts), flush=True)
     except KeyboardInterrupt:
         receiver.stop()
     return 0

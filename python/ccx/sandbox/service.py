@@ -39,14 +39,14 @@ class Transport(StrEnum):
     HANG = "hang"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     status: int
     body: bytes
     content_type: str | None = "application/json"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendOutcome:
     reply: Reply
     delay_s: float = 0.0

@@ -7,16 +7,18 @@ types the sandbox does not simulate with 131051. Template registry checks (132xx
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ccx.sandbox.errors import MetaError
 
 MAX_TEXT_BODY = 4096
 MAX_CALLBACK_DATA = 512
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,24}$")
+_NON_DIGITS = re.compile(r"[^0-9]")
 _TOP_LEVEL = frozenset(
     {
         "messaging_product",
@@ -46,14 +48,14 @@ META_TYPES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every send, frozen init is slower
 class TemplateRequest:
     name: str
     language: str
     components: tuple[dict[str, Any], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every send, frozen init is slower
 class SendRequest:
     """A send that passed request validation (templates are checked afterwards)."""
 
@@ -78,8 +80,8 @@ def _unexpected_keys(obj: dict[str, Any], allowed: frozenset[str], where: str) -
 def parse_json(raw: str | bytes) -> dict[str, Any]:
     """The body as a JSON object, or Meta's 100 for anything else."""
     try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
+        data = orjson.loads(raw) if raw else None
+    except ValueError:
         raise _graph_error("Invalid parameter: the request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise _graph_error("Invalid parameter: the request body must be a JSON object.")
@@ -88,7 +90,7 @@ def parse_json(raw: str | bytes) -> dict[str, Any]:
 
 def normalize_phone(to: str) -> str:
     """The digits of a phone number (the `wa_id` the sandbox reports)."""
-    return "".join(ch for ch in to if ch.isdigit())
+    return _NON_DIGITS.sub("", to)
 
 
 def validate_send(data: dict[str, Any]) -> SendRequest:
@@ -111,7 +113,8 @@ def validate_send(data: dict[str, Any]) -> SendRequest:
     to = data.get("to")
     if to is None:
         raise _graph_error("The parameter to is required.")
-    if not isinstance(to, str) or not _PHONE.match(to) or not 7 <= len(normalize_phone(to)) <= 15:
+    wa_id = normalize_phone(to) if isinstance(to, str) and _PHONE.match(to) else ""
+    if not 7 <= len(wa_id) <= 15:
         raise MetaError(131009, f"Invalid 'to' parameter: {to!r} is not a phone number")
     kind = data.get("type", "text")
     if kind not in META_TYPES:
@@ -128,8 +131,8 @@ def validate_send(data: dict[str, Any]) -> SendRequest:
             f"biz_opaque_callback_data must be a string of at most {MAX_CALLBACK_DATA} chars",
         )
     if kind == "text":
-        return SendRequest(to, normalize_phone(to), kind, _text_body(data), None, opaque)
-    return SendRequest(to, normalize_phone(to), kind, None, _template(data), opaque)
+        return SendRequest(to, wa_id, kind, _text_body(data), None, opaque)
+    return SendRequest(to, wa_id, kind, None, _template(data), opaque)
 
 
 def _text_body(data: dict[str, Any]) -> str:
