@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -221,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(
         args.log_level or settings.log.level, json=settings.log.json and not args.log_text
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per callback POST is noise
     from ccx.sandbox.app import serve  # imports robyn, which is only needed to serve
 
     serve(options)
