@@ -133,7 +133,7 @@ def test_config_json_round_trip() -> None:
 )
 def test_bad_configs(data: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"probabilit|code|status|unknown|expected"):
-        FaultConfig.from_json(data)  # type: ignore[arg-type]
+        FaultConfig.from_json(data)
 
 
 def test_callback_fail_codes_follow_weights() -> None:
