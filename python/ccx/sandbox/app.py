@@ -117,10 +117,12 @@ class SandboxServer:
             await asyncio.sleep(outcome.hang_s)
         if conn is not None and netfaults.reset(conn):
             return self._response(Reply(500, b"", None))  # written to a dead socket
-        if outcome.transport is Transport.RESET:
+        if conn is None:
             self.sandbox.injected["reset_unavailable"] += 1
-            log.warning("could not find the connection to reset; answering an empty 502")
-        return self._response(Reply(outcome.reply.status, b"", None))
+            log.warning("could not find the connection to reset; answering an empty 5xx")
+        # Not found, or the client already hung up (then nobody reads this).
+        status = 502 if outcome.transport is Transport.RESET else 504
+        return self._response(Reply(status, b"", None))
 
     def _routes(self) -> None:
         app, sb = self.app, self.sandbox
