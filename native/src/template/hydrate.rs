@@ -3,6 +3,8 @@
 //! Every problem is collected as (JSON pointer into the variables, message); nothing stops at
 //! the first error except a wrong container type, under which nothing more can be checked.
 
+use std::borrow::Cow;
+
 use super::definition::{Button, Header, MediaKind, Section, Seg, Template};
 use super::limits::{
     BODY_RENDERED_MAX, COUPON_CODE_MAX, HEADER_PARAM_MAX, MAX_CONSECUTIVE_SPACES, OTP_CODE_MAX,
@@ -109,16 +111,28 @@ fn check_text(errs: &mut Errs, path: &Path<'_>, s: &str, param_rule: bool, max: 
     }
     let mut ok = true;
     if param_rule {
-        if s.contains(['\n', '\r', '\t']) {
+        let (mut newline, mut spaces, mut run) = (false, false, 0);
+        for &b in s.as_bytes() {
+            match b {
+                b'\n' | b'\r' | b'\t' => (newline, run) = (true, 0),
+                b' ' => {
+                    run += 1;
+                    spaces |= run > MAX_CONSECUTIVE_SPACES;
+                }
+                _ => run = 0,
+            }
+        }
+        if newline {
             errs.push(path, NEWLINE);
             ok = false;
         }
-        if s.contains(&" ".repeat(MAX_CONSECUTIVE_SPACES + 1)) {
+        if spaces {
             errs.push(path, SPACES);
             ok = false;
         }
     }
-    if max > 0 && s.chars().count() > max {
+    // A string of at most `max` bytes has at most `max` code points.
+    if max > 0 && s.len() > max && s.chars().count() > max {
         errs.push(path, format!("must be at most {max} characters"));
         ok = false;
     }
@@ -126,13 +140,13 @@ fn check_text(errs: &mut Errs, path: &Path<'_>, s: &str, param_rule: bool, max: 
 }
 
 /// A string value with the text rules; `None` (after recording why) if it does not pass.
-fn text_value<V: Var>(
+fn text_value<'v, V: Var<'v>>(
     errs: &mut Errs,
     path: &Path<'_>,
     v: &V,
     param_rule: bool,
     max: usize,
-) -> Option<String> {
+) -> Option<Cow<'v, str>> {
     match v.text() {
         None => {
             errs.push(path, EXPECTED_STRING);
@@ -142,18 +156,18 @@ fn text_value<V: Var>(
             errs.push(path, UNICODE);
             None
         }
-        Some(Some(s)) => check_text(errs, path, &s, param_rule, max).then(|| s.into_owned()),
+        Some(Some(s)) => check_text(errs, path, &s, param_rule, max).then_some(s),
     }
 }
 
 /// A required string field of an object.
-fn text_field<V: Var>(
+fn text_field<'v, V: Var<'v>>(
     errs: &mut Errs,
     path: &Path<'_>,
     obj: &V,
     key: &str,
     param_rule: bool,
-) -> Option<String> {
+) -> Option<Cow<'v, str>> {
     let p = path.key(key);
     match obj.get(key) {
         None => {
@@ -165,18 +179,23 @@ fn text_field<V: Var>(
 }
 
 /// An optional string field, any content.
-fn loose_field<V: Var>(errs: &mut Errs, path: &Path<'_>, obj: &V, key: &str) -> Option<String> {
+fn loose_field<'v, V: Var<'v>>(
+    errs: &mut Errs,
+    path: &Path<'_>,
+    obj: &V,
+    key: &str,
+) -> Option<Cow<'v, str>> {
     let v = obj.get(key)?;
     match v.text() {
         None => errs.push(&path.key(key), EXPECTED_STRING),
         Some(None) => errs.push(&path.key(key), UNICODE),
-        Some(Some(s)) => return Some(s.into_owned()),
+        Some(Some(s)) => return Some(s),
     }
     None
 }
 
 /// Flags the keys of `obj` that are not `known` with `msg`.
-fn extra_keys<V: Var>(
+fn extra_keys<'v, V: Var<'v>>(
     errs: &mut Errs,
     path: &Path<'_>,
     obj: &V,
@@ -191,7 +210,7 @@ fn extra_keys<V: Var>(
 }
 
 /// Flags the keys of `obj` outside `allowed` as unexpected.
-fn only_keys<V: Var>(errs: &mut Errs, path: &Path<'_>, obj: &V, allowed: &[&str]) {
+fn only_keys<'v, V: Var<'v>>(errs: &mut Errs, path: &Path<'_>, obj: &V, allowed: &[&str]) {
     extra_keys(errs, path, obj, &|k| allowed.contains(&k), UNEXPECTED_KEY);
 }
 
@@ -199,7 +218,7 @@ fn is_currency_code(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-fn typed_param<'t, V: Var>(
+fn typed_param<'t, 'v: 't, V: Var<'v>>(
     errs: &mut Errs,
     path: &Path<'_>,
     v: &V,
@@ -229,7 +248,7 @@ fn typed_param<'t, V: Var>(
                 None
             }
             Some(c) => match c.text() {
-                Some(Some(s)) if is_currency_code(&s) => Some(s.into_owned()),
+                Some(Some(s)) if is_currency_code(&s) => Some(s),
                 _ => {
                     errs.push(&path.key("code"), CURRENCY_CODE);
                     None
@@ -271,7 +290,7 @@ fn typed_param<'t, V: Var>(
     param.filter(|_| errs.0.len() == before)
 }
 
-fn text_param<'t, V: Var>(
+fn text_param<'t, 'v: 't, V: Var<'v>>(
     errs: &mut Errs,
     path: &Path<'_>,
     v: &V,
@@ -305,7 +324,7 @@ fn in_range(n: Option<Num>, limit: f64) -> Option<Num> {
     n.filter(|n| (-limit..=limit).contains(&n.as_f64()))
 }
 
-fn coordinate<V: Var>(
+fn coordinate<'v, V: Var<'v>>(
     errs: &mut Errs,
     path: &Path<'_>,
     v: &V,
@@ -328,12 +347,12 @@ fn coordinate<V: Var>(
     }
 }
 
-fn media_param<V: Var>(
+fn media_param<'v, V: Var<'v>>(
     errs: &mut Errs,
     path: &Path<'_>,
     v: &V,
     kind: MediaKind,
-) -> Option<Param<'static>> {
+) -> Option<Param<'v>> {
     match v.kind() {
         Kind::Null => {
             errs.push(path, MISSING);
@@ -427,7 +446,7 @@ impl Template {
     }
 
     /// The parameters of one text section (header text or body), in parameter order.
-    fn section<'t, V: Var>(
+    fn section<'t, 'v: 't, V: Var<'v>>(
         &'t self,
         errs: &mut Errs,
         path: &Path<'_>,
@@ -491,13 +510,13 @@ impl Template {
         (errs.0.len() == before).then_some(params)
     }
 
-    fn media_header<V: Var>(
+    fn media_header<'v, V: Var<'v>>(
         &self,
         errs: &mut Errs,
         path: &Path<'_>,
         value: Option<V>,
         kind: MediaKind,
-    ) -> Option<Param<'static>> {
+    ) -> Option<Param<'v>> {
         let Some(v) = value else {
             errs.push(path, MISSING);
             return None;
@@ -519,12 +538,12 @@ impl Template {
         }
     }
 
-    fn buttons<V: Var>(
+    fn buttons<'v, V: Var<'v>>(
         &self,
         errs: &mut Errs,
         path: &Path<'_>,
         value: Option<V>,
-    ) -> Vec<ButtonComponent> {
+    ) -> Vec<ButtonComponent<'v>> {
         let mut out = Vec::new();
         if let Some(v) = &value {
             if v.kind() != Kind::List {
@@ -543,7 +562,7 @@ impl Template {
                 errs.push(&p, EXTRA);
                 continue;
             };
-            let (max, make): (usize, fn(String) -> ButtonParam) = match button {
+            let (max, make): (usize, fn(Cow<'v, str>) -> ButtonParam<'v>) = match button {
                 Button::QuickReply => (QUICK_REPLY_PAYLOAD_MAX, ButtonParam::Payload),
                 Button::Url { dynamic: true } => (URL_SUFFIX_MAX, ButtonParam::Text),
                 Button::CopyCode => (COUPON_CODE_MAX, ButtonParam::Coupon),
@@ -572,7 +591,7 @@ impl Template {
     }
 
     /// Checks `vars` and renders the components and the preview, or lists every problem.
-    pub fn hydrate<V: Var>(&self, vars: &V) -> Result<Rendered<'_>, Errors> {
+    pub fn hydrate<'a, 'v: 'a, V: Var<'v>>(&'a self, vars: &V) -> Result<Rendered<'a>, Errors> {
         let mut errs = Errs(Vec::new());
         if vars.kind() != Kind::Object {
             errs.push(&ROOT, EXPECTED_OBJECT);

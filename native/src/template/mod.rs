@@ -3,6 +3,7 @@
 
 mod definition;
 mod hydrate;
+mod json;
 mod limits;
 mod output;
 mod py;
@@ -24,7 +25,7 @@ use crate::errors::TemplateError;
 impl Template {
     /// Hydrates variables given as JSON: (components JSON, preview) or every problem.
     pub fn hydrate_json(&self, variables: &[u8]) -> Result<(Vec<u8>, String), Errors> {
-        let value: serde_json::Value = serde_json::from_slice(variables)
+        let value = json::Json::parse(variables)
             .map_err(|e| vec![(String::new(), format!("invalid JSON: {e}"))])?;
         let rendered = self.hydrate(&&value)?;
         Ok((rendered.components_json(), rendered.preview))

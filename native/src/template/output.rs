@@ -1,35 +1,37 @@
 //! The hydrated result: Meta's `components` list (ref §1.3) and its compact JSON encoding.
 
+use std::borrow::Cow;
+
 use super::definition::MediaKind;
 use super::vars::Num;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Param<'t> {
+pub enum Param<'a> {
     Text {
-        name: Option<&'t str>,
-        text: String,
+        name: Option<&'a str>,
+        text: Cow<'a, str>,
     },
     Currency {
-        name: Option<&'t str>,
-        fallback: String,
-        code: String,
+        name: Option<&'a str>,
+        fallback: Cow<'a, str>,
+        code: Cow<'a, str>,
         amount_1000: i64,
     },
     DateTime {
-        name: Option<&'t str>,
-        fallback: String,
+        name: Option<&'a str>,
+        fallback: Cow<'a, str>,
     },
     Media {
         kind: MediaKind,
-        link: Option<String>,
-        id: Option<String>,
-        filename: Option<String>,
+        link: Option<Cow<'a, str>>,
+        id: Option<Cow<'a, str>>,
+        filename: Option<Cow<'a, str>>,
     },
     Location {
         latitude: Num,
         longitude: Num,
-        name: Option<String>,
-        address: Option<String>,
+        name: Option<Cow<'a, str>>,
+        address: Option<Cow<'a, str>>,
     },
 }
 
@@ -45,19 +47,19 @@ impl Param<'_> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ButtonParam {
-    Payload(String),
-    Coupon(String),
-    Text(String),
+pub enum ButtonParam<'a> {
+    Payload(Cow<'a, str>),
+    Coupon(Cow<'a, str>),
+    Text(Cow<'a, str>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ButtonComponent {
+pub struct ButtonComponent<'a> {
     pub index: usize,
-    pub param: ButtonParam,
+    pub param: ButtonParam<'a>,
 }
 
-impl ButtonComponent {
+impl ButtonComponent<'_> {
     pub fn sub_type(&self) -> &'static str {
         match self.param {
             ButtonParam::Payload(_) => "quick_reply",
@@ -68,17 +70,44 @@ impl ButtonComponent {
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Rendered<'t> {
-    pub header: Vec<Param<'t>>,
-    pub body: Vec<Param<'t>>,
-    pub buttons: Vec<ButtonComponent>,
+pub struct Rendered<'a> {
+    pub header: Vec<Param<'a>>,
+    pub body: Vec<Param<'a>>,
+    pub buttons: Vec<ButtonComponent<'a>>,
     pub preview: String,
 }
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal, escaped exactly as serde_json does: `"`, `\\` and
+/// control characters only (short forms for \b \f \n \r \t, else `\u00XX`).
 fn string(out: &mut Vec<u8>, s: &str) {
-    // Writing a str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            0..=0x1f => 0,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+        if short != 0 {
+            out.extend_from_slice(&[b'\\', short]);
+        } else {
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 fn num(out: &mut Vec<u8>, n: Num) {
@@ -210,7 +239,10 @@ impl Rendered<'_> {
             out.extend_from_slice(b"{\"type\":\"button\",\"sub_type\":");
             string(&mut out, b.sub_type());
             out.extend_from_slice(b",\"index\":\"");
-            out.extend_from_slice(b.index.to_string().as_bytes());
+            match u8::try_from(b.index) {
+                Ok(digit) if digit < 10 => out.push(b'0' + digit),
+                _ => out.extend_from_slice(b.index.to_string().as_bytes()),
+            }
             out.extend_from_slice(b"\",\"parameters\":[");
             let (kind, value) = match &b.param {
                 ButtonParam::Payload(v) => ("payload", v),

@@ -11,7 +11,8 @@ use super::output::{ButtonParam, Param, Rendered};
 use super::vars::{integral, Kind, Num, Var};
 use crate::errors::HydrationError;
 
-impl Var for Bound<'_, PyAny> {
+/// Strings are copied out: a Python object may change once Python code runs again.
+impl Var<'static> for Bound<'_, PyAny> {
     fn kind(&self) -> Kind {
         if self.is_instance_of::<PyString>() {
             Kind::Str
@@ -32,9 +33,9 @@ impl Var for Bound<'_, PyAny> {
         }
     }
 
-    fn text(&self) -> Option<Option<Cow<'_, str>>> {
+    fn text(&self) -> Option<Option<Cow<'static, str>>> {
         let s = self.cast::<PyString>().ok()?;
-        Some(s.to_str().ok().map(Cow::Borrowed))
+        Some(s.to_str().ok().map(|s| Cow::Owned(s.to_owned())))
     }
 
     fn int(&self) -> Option<i64> {

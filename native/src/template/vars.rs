@@ -1,9 +1,7 @@
-//! A read-only view of the variables document, implemented for parsed JSON here and for
-//! Python objects in `py.rs`, so hydration never copies or converts the input first.
+//! A read-only view of the variables document, implemented for parsed JSON in `json.rs` and
+//! for Python objects in `py.rs`, so hydration never converts the input first.
 
 use std::borrow::Cow;
-
-use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -40,10 +38,12 @@ pub fn integral(f: f64) -> Option<i64> {
     (f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i64)
 }
 
-pub trait Var: Sized {
+/// `'v` is how long the strings it hands out live (the input document, or `'static` when
+/// they are copied out of Python objects).
+pub trait Var<'v>: Sized {
     fn kind(&self) -> Kind;
     /// `None` if not a string; `Some(None)` if a string that is not valid Unicode.
-    fn text(&self) -> Option<Option<Cow<'_, str>>>;
+    fn text(&self) -> Option<Option<Cow<'v, str>>>;
     /// Integers, and floats with an integral value, that fit in i64 (JSON `-0` and `1e3`
     /// parse as floats).
     fn int(&self) -> Option<i64>;
@@ -55,70 +55,4 @@ pub trait Var: Sized {
     fn get(&self, key: &str) -> Option<Self>;
     /// Every key of an object in order; `None` for a key that is not a valid Unicode string.
     fn for_each_key(&self, f: &mut dyn FnMut(Option<&str>));
-}
-
-impl Var for &Value {
-    fn kind(&self) -> Kind {
-        match self {
-            Value::Null => Kind::Null,
-            Value::Bool(_) => Kind::Bool,
-            Value::Number(n) if n.is_f64() => Kind::Float,
-            Value::Number(_) => Kind::Int,
-            Value::String(_) => Kind::Str,
-            Value::Array(_) => Kind::List,
-            Value::Object(_) => Kind::Object,
-        }
-    }
-
-    fn text(&self) -> Option<Option<Cow<'_, str>>> {
-        match self {
-            Value::String(s) => Some(Some(Cow::Borrowed(s.as_str()))),
-            _ => None,
-        }
-    }
-
-    fn int(&self) -> Option<i64> {
-        match self {
-            Value::Number(n) if n.is_f64() => n.as_f64().and_then(integral),
-            Value::Number(n) => n.as_i64(),
-            _ => None,
-        }
-    }
-
-    fn num(&self) -> Option<Num> {
-        match self {
-            Value::Number(n) if n.is_f64() => n.as_f64().map(Num::Float),
-            Value::Number(n) => n.as_i64().map(Num::Int),
-            _ => None,
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Value::Array(a) => a.len(),
-            _ => 0,
-        }
-    }
-
-    fn item(&self, i: usize) -> Option<Self> {
-        match self {
-            Value::Array(a) => a.get(i),
-            _ => None,
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<Self> {
-        match self {
-            Value::Object(o) => o.get(key).filter(|v| !v.is_null()),
-            _ => None,
-        }
-    }
-
-    fn for_each_key(&self, f: &mut dyn FnMut(Option<&str>)) {
-        if let Value::Object(o) = self {
-            for k in o.keys() {
-                f(Some(k));
-            }
-        }
-    }
 }
