@@ -259,3 +259,49 @@ impl Rendered<'_> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        let mut all: String = (0u32..0x80).filter_map(char::from_u32).collect();
+        all.push_str("é🦀\u{2028}\u{ffff}/</script>");
+        for s in [all.as_str(), "", "plain", "\"", "\\", "\u{7f}", "a\u{0}b"] {
+            let mut out = Vec::new();
+            string(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_and_indexes() {
+        let r = Rendered {
+            header: vec![Param::Location {
+                latitude: Num::Float(-0.5),
+                longitude: Num::Int(12),
+                name: None,
+                address: Some("A \"B\"".into()),
+            }],
+            body: Vec::new(),
+            buttons: vec![ButtonComponent {
+                index: 9,
+                param: ButtonParam::Coupon("C".into()),
+            }],
+            preview: String::new(),
+        };
+        assert_eq!(
+            String::from_utf8(r.components_json()).unwrap(),
+            concat!(
+                r#"[{"type":"header","parameters":[{"type":"location","location":"#,
+                r#"{"latitude":-0.5,"longitude":12,"address":"A \"B\""}}]},"#,
+                r#"{"type":"button","sub_type":"copy_code","index":"9","parameters":"#,
+                r#"[{"type":"coupon_code","coupon_code":"C"}]}]"#
+            )
+        );
+    }
+}
