@@ -3,6 +3,16 @@
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, final
 
+__all__ = [
+    "CompiledTemplate",
+    "HydrationError",
+    "NativeError",
+    "SchemaError",
+    "TemplateError",
+    "TokenBuckets",
+    "ValidationError",
+]
+
 # ---------------------------------------------------------------- errors
 
 class NativeError(ValueError):

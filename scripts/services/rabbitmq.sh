@@ -8,7 +8,7 @@
 RABBIT_PORT=${CCX_RABBIT_PORT:-5672}
 RABBIT_DIR="$VAR/rabbitmq"
 RABBIT_LIB=/usr/lib/rabbitmq/bin
-RABBIT_NODE=ccx@localhost
+RABBIT_NODE=${CCX_RABBIT_NODE:-ccx-$RABBIT_PORT@localhost}  # one node per port: two checkouts can run side by side
 
 rabbitmq_install() { apt_ensure rabbitmq-server; }
 
