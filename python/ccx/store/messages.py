@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
+import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -214,8 +215,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 class MessageRepository:
     """Messages and their append-only events in one tenant database (`ccx_t_<tenant>`)."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], bulk_timeout_s: float = 30.0) -> None:
         self.db = db
+        #: Deadline of `mark_queued`, over the client's socket timeout: FerretDB v1 updates
+        #: document by document (about 4 ms each on SQLite), so 256 ids can take a second.
+        self.bulk_timeout_s = bulk_timeout_s
         self.messages = db[MESSAGES]
         self.events = db[EVENTS]
 
@@ -240,10 +244,11 @@ class MessageRepository:
         if not message_ids:
             return 0
         at = utc_ms(now or datetime.now(UTC))
-        result = await self.messages.update_many(
-            {"_id": {"$in": list(message_ids)}, "status": str(Status.ACCEPTED)},
-            {"$set": {"status": str(Status.QUEUED), "queued_at": at, "updated_at": at}},
-        )
+        with pymongo.timeout(self.bulk_timeout_s):
+            result = await self.messages.update_many(
+                {"_id": {"$in": list(message_ids)}, "status": str(Status.ACCEPTED)},
+                {"$set": {"status": str(Status.QUEUED), "queued_at": at, "updated_at": at}},
+            )
         return int(result.modified_count)
 
     async def find_unqueued(self, older_than: datetime, limit: int = 500) -> list[Message]:
