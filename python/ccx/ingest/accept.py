@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 
 from ccx.ids import new_message_id
 from ccx.ingest import metrics
@@ -152,7 +153,7 @@ class GroupCommitter:
     def for_clients(
         cls,
         mongo: AsyncMongoClient[Document],
-        idempotency_redis: Any,
+        idempotency_redis: Redis,
         publisher: Publisher,
         window_ms: float = 2.0,
         max_batch: int = 256,

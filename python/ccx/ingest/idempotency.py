@@ -267,7 +267,13 @@ class IdempotencyStore:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for res in owned:
-                    record = replace(_new(res.request), committed=True)
+                    record = _Record(
+                        res.request.fingerprint,
+                        res.message_id,
+                        utc_ms(res.created_at),
+                        res.status,
+                        committed=True,
+                    )
                     pipe.set(
                         redis_key(res.request.tenant, res.request.key),
                         record.dumps(),

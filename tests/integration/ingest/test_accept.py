@@ -251,3 +251,26 @@ async def test_rabbitmq_closed_is_503_and_nothing_is_written(
     assert await db[MESSAGES].count_documents({}) == 0
     assert await db[IDEMPOTENCY].count_documents({}) == 0
     assert await redis.get(f"ccx:idem:{tenant}:k-rabbit-down") is None
+
+
+async def test_one_key_across_two_processes_makes_one_message(
+    mongo: AsyncMongoClient[Document],
+    redis: Redis,
+    rabbit: AbstractRobustConnection,
+    tenant: str,
+) -> None:
+    """Two committers (as in two granian workers) race for one key: one message, and every
+    repeat waits for the original to be durable before it is answered."""
+    publishers = [Publisher(rabbit), Publisher(rabbit)]
+    committers = [GroupCommitter.for_clients(mongo, redis, p) for p in publishers]
+    item = AcceptItem(tenant, REQUEST, idempotency_key="two-workers")
+    try:
+        answers = await asyncio.gather(*(committers[i % 2].submit(item) for i in range(50)))
+    finally:
+        for committer, publisher in zip(committers, publishers, strict=True):
+            await committer.close()
+            await publisher.close()
+    assert len({a.id for a in answers}) == 1
+    assert sum(not a.replayed for a in answers) == 1
+    assert await mongo[tenant_db(tenant)][MESSAGES].count_documents({}) == 1
+    assert len(await drain(rabbit, tenant, "critical")) == 1
