@@ -231,7 +231,7 @@ class GroupCommitter:
     async def _run_post(self) -> None:
         while True:
             batches = [await self._post.get()]
-            while not self._post.empty():
+            while not self._post.empty() and sum(map(len, batches)) < self.max_batch:
                 batches.append(self._post.get_nowait())
             try:
                 await self._publish_and_queue([p for batch in batches for p in batch])

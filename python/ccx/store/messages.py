@@ -215,11 +215,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 class MessageRepository:
     """Messages and their append-only events in one tenant database (`ccx_t_<tenant>`)."""
 
-    def __init__(self, db: AsyncDatabase[Document], bulk_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], bulk_timeout_s: float = 30.0, update_chunk: int = 128
+    ) -> None:
         self.db = db
-        #: Deadline of `mark_queued`, over the client's socket timeout: FerretDB v1 updates
-        #: document by document (about 4 ms each on SQLite), so 256 ids can take a second.
+        #: Deadline of `mark_queued`, over the client's socket timeout, and the most ids per
+        #: update_many: FerretDB v1 on SQLite writes document by document (about 4 ms each, one
+        #: writer at a time), so one update of 1,000 ids would stall the next batch's insert
+        #: past its timeout. On MongoDB a group commit (256) costs two update_many calls.
         self.bulk_timeout_s = bulk_timeout_s
+        self.update_chunk = update_chunk
         self.messages = db[MESSAGES]
         self.events = db[EVENTS]
 
@@ -239,17 +244,19 @@ class MessageRepository:
         return {doc["_id"]: from_document(doc) async for doc in found}
 
     async def mark_queued(self, message_ids: Sequence[str], now: datetime | None = None) -> int:
-        """accepted → queued for these ids (one update_many; other states are left alone).
-        Returns how many moved."""
-        if not message_ids:
-            return 0
+        """accepted → queued for these ids (one update_many per `update_chunk` ids; other
+        states are left alone). Returns how many moved."""
         at = utc_ms(now or datetime.now(UTC))
-        with pymongo.timeout(self.bulk_timeout_s):
-            result = await self.messages.update_many(
-                {"_id": {"$in": list(message_ids)}, "status": str(Status.ACCEPTED)},
-                {"$set": {"status": str(Status.QUEUED), "queued_at": at, "updated_at": at}},
-            )
-        return int(result.modified_count)
+        moved = 0
+        for start in range(0, len(message_ids), self.update_chunk):
+            chunk = list(message_ids[start : start + self.update_chunk])
+            with pymongo.timeout(self.bulk_timeout_s):
+                result = await self.messages.update_many(
+                    {"_id": {"$in": chunk}, "status": str(Status.ACCEPTED)},
+                    {"$set": {"status": str(Status.QUEUED), "queued_at": at, "updated_at": at}},
+                )
+            moved += int(result.modified_count)
+        return moved
 
     async def find_unqueued(self, older_than: datetime, limit: int = 500) -> list[Message]:
         """Messages still `accepted` that were created before `older_than`, oldest first."""
