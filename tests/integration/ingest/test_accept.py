@@ -39,7 +39,10 @@ REQUEST: dict[str, Any] = {
 
 @pytest_asyncio.fixture
 async def committer(
-    mongo: AsyncMongoClient[Document], redis: Redis, rabbit: AbstractRobustConnection
+    mongo: AsyncMongoClient[Document],
+    redis: Redis,
+    rabbit: AbstractRobustConnection,
+    tenant: str,  # so the committer has finished writing before the tenant is dropped
 ) -> AsyncIterator[GroupCommitter]:
     publisher = Publisher(rabbit)
     await publisher.start()
