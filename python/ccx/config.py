@@ -117,6 +117,23 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestSettings:
+    window_ms: float = setting(
+        2.0, "Group-commit window: requests arriving within it share one round trip per service."
+    )
+    max_batch: int = setting(256, "Most requests in one group commit.")
+    idempotency_ttl_s: int = setting(604800, "How long an idempotency key is kept (7 days).")
+    replay_wait_s: float = setting(
+        2.0, "How long a repeat waits for another process's in-flight original before 409."
+    )
+    relay_after_s: float = setting(
+        10.0, "A message still `accepted` this long after creation is republished by the relay."
+    )
+    relay_interval_s: float = setting(5.0, "Pause between relay passes, in seconds.")
+    relay_batch: int = setting(500, "Most messages one relay pass republishes per tenant.")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of ccx, grouped by the part that uses it."""
 
@@ -127,6 +144,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
 
 S = TypeVar("S")

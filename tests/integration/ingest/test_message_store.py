@@ -1,0 +1,85 @@
+"""MessageRepository on the real FerretDB: batch insert, paging, accepted → queued, events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ccx.ids import new_message_id
+from ccx.store.messages import Message, MessageRepository, Status, decode_cursor, now_ms
+from ccx.store.mongo import Document
+from ccx.store.names import tenant_db
+
+
+def _message(created_at: datetime, **kw: object) -> Message:
+    return Message(
+        id=new_message_id(),
+        to="+5511999998888",
+        type="text",
+        text={"body": "hi"},
+        created_at=created_at,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_insert_get_list_queue_and_events(
+    mongo: AsyncMongoClient[Document], tenant: str
+) -> None:
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    base = now_ms() - timedelta(minutes=5)
+    messages = [_message(base + timedelta(seconds=i // 2)) for i in range(7)]  # equal times too
+    outcome = await repo.insert_many(messages)
+    assert outcome.inserted == [m.id for m in messages]
+    again = await repo.insert_many([messages[0], _message(base)])
+    assert again.duplicates == [messages[0].id]
+    assert len(again.inserted) == 1
+    everything = [*messages, _message(base)]
+    everything[-1].id = again.inserted[0]
+
+    got = await repo.get(messages[3].id)
+    assert got is not None
+    assert got.to == "+5511999998888"
+    assert got.created_at == messages[3].created_at
+    assert got.created_at.tzinfo is not None
+    assert (got.status, got.attempt, got.fence, got.lease, got.wamid) == (
+        "accepted",
+        0,
+        0,
+        None,
+        None,
+    )
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = await repo.list(limit=3, cursor=cursor)
+        seen += [m.id for m in page]
+        if cursor is None:
+            break
+        decode_cursor(cursor)
+    expected = sorted(everything, key=lambda m: (m.created_at, m.id), reverse=True)
+    assert seen == [m.id for m in expected]
+
+    assert await repo.mark_queued([m.id for m in messages[:4]]) == 4
+    assert await repo.mark_queued([m.id for m in messages[:4]]) == 0  # only from accepted
+    queued, _ = await repo.list(status=Status.QUEUED)
+    assert {m.id for m in queued} == {m.id for m in messages[:4]}
+    assert all(m.queued_at is not None for m in queued)
+    window, _ = await repo.list(created_from=base, created_to=base + timedelta(seconds=1))
+    assert {m.id for m in window} == {messages[0].id, messages[1].id, everything[-1].id}
+
+    stale = await repo.find_unqueued(older_than=datetime.now(UTC), limit=100)
+    assert {m.id for m in stale} == {m.id for m in everything[4:]}
+    assert await repo.find_unqueued(older_than=base) == []
+
+    at = datetime.now(UTC)
+    assert await repo.append_event(messages[0].id, 1, None, "accepted", at, "t" * 32)
+    assert await repo.append_event(messages[0].id, 2, "accepted", "queued", at, None, attempt=0)
+    assert not await repo.append_event(messages[0].id, 2, "accepted", "queued", at, None)
+    events = await repo.list_events(messages[0].id)
+    assert [(e["seq"], e["to"]) for e in events] == [(1, "accepted"), (2, "queued")]
+
+    with pytest.raises(ValueError, match="cursor"):
+        await repo.list(cursor="garbage")

@@ -1,0 +1,173 @@
+"""GroupCommitter batching rules with small in-memory stand-ins for the store, the
+idempotency store and the publisher (the real ones are in tests/integration/ingest)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from ccx.ingest.accept import AcceptItem, GroupCommitter
+from ccx.ingest.errors import ConflictError, DependencyUnavailable
+from ccx.ingest.idempotency import IdemRequest, Outcome, Reservation
+from ccx.queue.publisher import Dispatch
+from ccx.store.messages import InsertOutcome, Message
+
+REQUEST = {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "priority": "high"}
+
+
+@dataclass
+class FakeStore:
+    inserts: list[list[str]] = field(default_factory=list)
+    marked: list[list[str]] = field(default_factory=list)
+    fail: bool = False
+    db: Any = None
+
+    async def insert_many(self, messages: list[Message]) -> InsertOutcome:
+        if self.fail:
+            raise ConnectionError("mongo down")
+        self.inserts.append([m.id for m in messages])
+        return InsertOutcome([m.id for m in messages], [], {})
+
+    async def mark_queued(self, ids: list[str], now: datetime | None = None) -> int:
+        self.marked.append(list(ids))
+        return len(ids)
+
+    async def append_events(self, events: list[Any]) -> InsertOutcome:
+        return InsertOutcome([], [], {})
+
+
+@dataclass
+class FakeIdempotency:
+    records: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
+    calls: int = 0
+    released: list[str] = field(default_factory=list)
+
+    async def reserve_many(self, requests: list[IdemRequest]) -> list[Reservation]:
+        self.calls += 1
+        answers = []
+        for r in requests:
+            held = self.records.get((r.tenant, r.key))
+            if held is None:
+                self.records[(r.tenant, r.key)] = (r.fingerprint, r.message_id, r.created_at)
+                answers.append(Reservation(r, Outcome.NEW, r.message_id, r.created_at))
+                continue
+            outcome = Outcome.REPLAY if held[0] == r.fingerprint else Outcome.CONFLICT
+            answers.append(Reservation(r, outcome, held[1], held[2], durable=False))
+        return answers
+
+    async def commit(self, reservations: list[Reservation]) -> None:
+        pass
+
+    async def release(self, reservations: list[Reservation]) -> None:
+        for res in reservations:
+            self.released.append(res.request.key)
+            del self.records[(res.request.tenant, res.request.key)]
+
+
+@dataclass
+class FakePublisher:
+    ready: bool = True
+    fail: bool = False
+    batches: list[list[Dispatch]] = field(default_factory=list)
+
+    async def publish_batch(self, items: list[Dispatch]) -> list[bool | Exception]:
+        self.batches.append(list(items))
+        return [ConnectionError("nack") if self.fail else True for _ in items]
+
+
+def _committer(
+    **kw: Any,
+) -> tuple[GroupCommitter, dict[str, FakeStore], FakeIdempotency, FakePublisher]:
+    stores: dict[str, FakeStore] = {}
+    idem, publisher = FakeIdempotency(), FakePublisher()
+    committer = GroupCommitter(
+        lambda t: stores.setdefault(t, FakeStore()),  # type: ignore[arg-type,return-value]
+        idem,  # type: ignore[arg-type]
+        publisher,  # type: ignore[arg-type]
+        **kw,
+    )
+    return committer, stores, idem, publisher
+
+
+async def test_requests_inside_the_window_share_every_round_trip() -> None:
+    committer, stores, idem, publisher = _committer(window_ms=5)
+    items = [
+        AcceptItem("acme", REQUEST, idempotency_key=f"k{i}" if i % 2 else None) for i in range(10)
+    ]
+    answers = await asyncio.gather(*(committer.submit(i) for i in items))
+    await committer.close()
+    assert [len(batch) for batch in stores["acme"].inserts] == [10]
+    assert idem.calls == 1
+    assert [len(batch) for batch in publisher.batches] == [10]
+    assert [sorted(ids) for ids in stores["acme"].marked] == [sorted(a.id for a in answers)]
+    assert all(d.priority == "high" for d in publisher.batches[0])
+
+
+async def test_max_batch_splits_and_tenants_get_one_insert_each() -> None:
+    committer, stores, _, _ = _committer(max_batch=4)
+    items = [AcceptItem("acme" if i % 2 else "globex", REQUEST) for i in range(10)]
+    await asyncio.gather(*(committer.submit(i) for i in items))
+    await committer.close()
+    assert [len(b) for b in stores["acme"].inserts] == [2, 2, 1]
+    assert [len(b) for b in stores["globex"].inserts] == [2, 2, 1]
+
+
+async def test_followers_in_the_same_batch_replay_the_leader_or_conflict() -> None:
+    committer, stores, _, publisher = _committer()
+    same = AcceptItem("acme", {**REQUEST, "idempotency_key": "k"})
+    other = AcceptItem("acme", {**REQUEST, "to": "+5511000000000", "idempotency_key": "k"})
+    results = await asyncio.gather(
+        committer.submit(same),
+        committer.submit(same),
+        committer.submit(other),
+        return_exceptions=True,
+    )
+    await committer.close()
+    first, second, third = results
+    assert not isinstance(first, BaseException)
+    assert not isinstance(second, BaseException)
+    assert (first.replayed, second.replayed, second.id) == (False, True, first.id)
+    assert isinstance(third, ConflictError)
+    assert [len(b) for b in stores["acme"].inserts] == [1]
+    assert len(publisher.batches[0]) == 1
+
+
+async def test_broker_down_fails_before_anything_is_written() -> None:
+    committer, stores, idem, publisher = _committer()
+    publisher.ready = False
+    with pytest.raises(DependencyUnavailable) as caught:
+        await committer.submit(AcceptItem("acme", REQUEST, idempotency_key="k"))
+    assert caught.value.dependency == "rabbitmq"
+    assert (stores, idem.calls, publisher.batches) == ({}, 0, [])
+
+
+async def test_store_down_gives_the_keys_back_and_publishes_nothing() -> None:
+    committer, stores, idem, publisher = _committer()
+    stores["acme"] = FakeStore(fail=True)
+    with pytest.raises(DependencyUnavailable) as caught:
+        await committer.submit(AcceptItem("acme", REQUEST, idempotency_key="k"))
+    assert caught.value.dependency == "mongodb"
+    assert idem.released == ["k"]
+    assert publisher.batches == []
+
+
+async def test_publish_failure_after_the_insert_still_accepts() -> None:
+    committer, stores, _, publisher = _committer()
+    publisher.fail = True
+    accepted = await committer.submit(AcceptItem("acme", REQUEST))
+    await committer.close()
+    assert (accepted.status, accepted.replayed) == ("accepted", False)
+    assert stores["acme"].inserts == [[accepted.id]]
+    assert stores["acme"].marked == [[]]  # stays accepted: the relay queues it
+
+
+async def test_bad_priority_or_tenant_is_refused_at_submit() -> None:
+    committer, _, _, _ = _committer()
+    with pytest.raises(ValueError, match="urgent"):
+        await committer.submit(AcceptItem("acme", {**REQUEST, "priority": "urgent"}))
+    with pytest.raises(ValueError, match="tenant"):
+        await committer.submit(AcceptItem("../x", REQUEST))
