@@ -35,7 +35,7 @@ class CompiledSchema:
     are shown as "value". Documents of 64 KiB or more are checked with the GIL released.
     """
 
-    def __init__(self, schema: str | bytes) -> None:
+    def __new__(cls, schema: str | bytes) -> CompiledSchema:
         """Compile the schema's JSON text; raises SchemaError saying why it is invalid."""
 
     def validate(self, data: bytes) -> Any:
@@ -80,7 +80,7 @@ class WebhookSigner:
     Several secrets allow rotation: all of them sign, any of them verifies.
     """
 
-    def __init__(self, secrets: Sequence[str | bytes]) -> None:
+    def __new__(cls, secrets: Sequence[str | bytes]) -> WebhookSigner:
         """Each secret is "whsec_<base64>" text (prefix and padding optional) or raw bytes.
 
         Raises NativeError for no secrets, an empty one or bad base64.

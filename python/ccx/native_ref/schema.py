@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, final
 
@@ -58,33 +59,60 @@ def _int_in_float_range(text: str) -> int:
     return value
 
 
-def _check_tree(root: Any) -> None:
-    """Refuse nesting deeper than MAX_DEPTH and strings with lone surrogates."""
-    stack: list[tuple[Any, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, str):
-            node.encode("utf-8")  # UnicodeEncodeError on a lone surrogate
-        elif isinstance(node, list | dict):
-            if depth >= MAX_DEPTH:
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, counted on the text: a value replaced by a later
+    duplicate key still counts, as it does for serde_json."""
+    depth = 0
+    for char in _STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
                 raise ValueError("recursion limit exceeded")
-            if isinstance(node, dict):
-                stack.extend((key, depth) for key in node)
-                stack.extend((item, depth + 1) for item in node.values())
-            else:
-                stack.extend((item, depth + 1) for item in node)
+        elif char in "]}":
+            depth -= 1
+
+
+def _check_str(value: Any) -> None:
+    if isinstance(value, str):
+        value.encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+
+
+def _check_strings(root: Any) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        else:
+            _check_str(node)
+
+
+def _checked_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Sees every pair, also those a later duplicate key replaces.
+    for key, value in pairs:
+        _check_str(key)
+        _check_strings(value)
+    return dict(pairs)
 
 
 def parse(data: bytes) -> Any:
     """Strict JSON from raw bytes; a failure is one error at the root."""
     try:
+        text = data.decode("utf-8")
         value = json.loads(
-            data.decode("utf-8"),
+            text,
+            object_pairs_hook=_checked_object,
             parse_constant=_no_constant,
             parse_float=_finite_float,
             parse_int=_int_in_float_range,
         )
-        _check_tree(value)
+        _check_depth(text)
+        _check_strings(value)
     except (ValueError, RecursionError) as exc:  # UnicodeError and JSONDecodeError included
         raise RefValidationError([("", f"invalid JSON: {exc}")]) from None
     return value

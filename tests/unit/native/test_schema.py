@@ -267,6 +267,18 @@ def test_invalid_json_is_one_error_at_the_root(data: bytes, needle: str) -> None
         ref.parse(data)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": ["\\ud800"], "a": 1}',
+        b'{"a": ' + b"[" * 127 + b"]" * 127 + b', "a": 1}',
+    ],
+)
+def test_values_replaced_by_duplicate_keys_are_still_checked(data: bytes) -> None:
+    assert not ANYTHING.is_valid(data)
+    assert not ref.CompiledSchema("{}").is_valid(data)
+
+
 def test_surrogate_pairs_are_decoded() -> None:
     assert ANYTHING.validate(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
 
@@ -281,6 +293,15 @@ def test_big_ints_stay_exact() -> None:
 
 def test_duplicate_keys_keep_the_last_value() -> None:
     assert same(ANYTHING.validate(b'{"a": 1, "b": 2, "a": 3}'), {"a": 3, "b": 2})
+
+
+def test_many_distinct_keys_convert_exactly() -> None:
+    # more keys than the native key cache holds, of lengths around its per-key limit
+    doc = {("k" * (i % 70)) + str(i): i for i in range(5000)}
+    data = dump(doc)
+    for _ in range(2):
+        assert same(ANYTHING.validate(data), json.loads(data))
+    assert same(ANYTHING.validate_batch([data, data])[1][0], doc)
 
 
 def test_pattern_dollar_is_end_of_text(native: _native.CompiledSchema) -> None:
