@@ -1,0 +1,184 @@
+"""Schema path: parse raw request bytes and validate them against the message schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import fastjsonschema
+import orjson
+from jsonschema import Draft202012Validator
+
+from bench.harness import Case
+from ccx import _native
+from ccx.native_ref import schema as ref
+
+BATCH = 256
+
+REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["to", "type"],
+    "additionalProperties": False,
+    "properties": {
+        "messaging_product": {"const": "whatsapp"},
+        "recipient_type": {"enum": ["individual"]},
+        "to": {"type": "string", "pattern": r"^\+?[1-9]\d{6,14}$"},
+        "type": {"enum": ["text", "template"]},
+        "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+        "idempotency_key": {"type": "string", "minLength": 8, "maxLength": 64},
+        "callback_url": {"type": "string", "maxLength": 2048},
+        "text": {
+            "type": "object",
+            "required": ["body"],
+            "additionalProperties": False,
+            "properties": {
+                "body": {"type": "string", "minLength": 1, "maxLength": 4096},
+                "preview_url": {"type": "boolean"},
+            },
+        },
+        "template": {
+            "type": "object",
+            "required": ["name", "language"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
+                "language": {"type": "string", "minLength": 2, "maxLength": 15},
+                "variables": {
+                    "type": "array",
+                    "maxItems": 10,
+                    "items": {"type": "string", "maxLength": 1024},
+                },
+            },
+        },
+        "metadata": {
+            "type": "object",
+            "maxProperties": 20,
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        },
+    },
+    "allOf": [
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": "text"}}},
+            "then": {"required": ["text"]},
+        },
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": "template"}}},
+            "then": {"required": ["template"]},
+        },
+    ],
+}
+
+REQUEST: dict[str, Any] = {
+    "messaging_product": "whatsapp",
+    "recipient_type": "individual",
+    "to": "+5511987654321",
+    "type": "template",
+    "priority": 2,
+    "idempotency_key": "ord-2024-000042-shipped",
+    "callback_url": "https://shop.example.com/hooks/whatsapp/status?tenant=acme&channel=main",
+    "template": {
+        "name": "order_shipped_v3",
+        "language": "pt_BR",
+        "variables": [
+            "Ana Beatriz",
+            "#000042",
+            "Correios SEDEX",
+            "BR123456789XX",
+            "sexta-feira, 14 de junho",
+            "https://shop.example.com/orders/000042/tracking?utm_source=whatsapp",
+            "R$ 1.249,90",
+        ],
+    },
+    "metadata": {
+        "tenant": "acme",
+        "campaign": "order-lifecycle",
+        "order_id": 42,
+        "order_total": 1249.9,
+        "first_purchase": False,
+        "segment": "returning-customer",
+        "store": "sao-paulo-paulista",
+        "coupon": None,
+        "trace": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "note": "Deliver to the concierge if nobody answers; building closes at 22h.",
+    },
+}
+
+
+def _requests(n: int) -> list[bytes]:
+    """n distinct ~1 KB requests: the same shape with a different recipient and order."""
+    out = []
+    for i in range(n):
+        request = {**REQUEST, "to": f"+55119{i:08d}", "idempotency_key": f"ord-{i:010d}"}
+        out.append(orjson.dumps(request))
+    return out
+
+
+def cases() -> list[Case]:
+    raw = orjson.dumps(REQUEST)
+    batch = _requests(BATCH)
+    native = _native.CompiledSchema(json.dumps(REQUEST_SCHEMA))
+    reference = ref.CompiledSchema(json.dumps(REQUEST_SCHEMA))
+    validator = Draft202012Validator(REQUEST_SCHEMA)
+    fast = fastjsonschema.compile(REQUEST_SCHEMA)  # silently applies draft-07 semantics
+
+    def jsonschema_json() -> Any:
+        value = json.loads(raw)
+        validator.validate(value)
+        return value
+
+    def jsonschema_orjson() -> Any:
+        value = orjson.loads(raw)
+        validator.validate(value)
+        return value
+
+    def fastjsonschema_orjson() -> Any:
+        return fast(orjson.loads(raw))
+
+    def batch_jsonschema() -> list[Any]:
+        out = []
+        for item in batch:
+            value = orjson.loads(item)
+            validator.validate(value)
+            out.append(value)
+        return out
+
+    def batch_fastjsonschema() -> list[Any]:
+        return [fast(orjson.loads(item)) for item in batch]
+
+    bad = orjson.dumps({**REQUEST, "to": "0800", "priority": 12, "extra": 1})
+
+    def check_single() -> bool:
+        paths = {p for p, _ in reference.validate_batch([bad])[0][1]}
+        native_paths = {p for p, _ in native.validate_batch([bad])[0][1]}
+        return native.validate(raw) == reference.validate(raw) == orjson.loads(
+            raw
+        ) and native_paths == paths == {"", "/to", "/priority"}
+
+    def check_batch() -> bool:
+        return native.validate_batch(batch) == reference.validate_batch(batch)
+
+    return [
+        Case(
+            path="schema",
+            name=f"validate ~{len(raw)} B message request (parse + 2020-12)",
+            native=lambda: native.validate(raw),
+            rivals={
+                "json.loads+jsonschema": jsonschema_json,
+                "orjson.loads+jsonschema": jsonschema_orjson,
+                "orjson.loads+fastjsonschema (draft-07 only, no 2020-12)": fastjsonschema_orjson,
+            },
+            check=check_single,
+        ),
+        Case(
+            path="schema",
+            name=f"validate_batch {BATCH} x ~{len(raw)} B requests (GIL released)",
+            native=lambda: native.validate_batch(batch),
+            rivals={
+                "orjson.loads+jsonschema loop": batch_jsonschema,
+                "orjson.loads+fastjsonschema loop (draft-07 only)": batch_fastjsonschema,
+            },
+            check=check_batch,
+            ops=BATCH,
+        ),
+    ]

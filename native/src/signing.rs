@@ -1,7 +1,0 @@
-//! (being written) signing hot path.
-
-use pyo3::prelude::*;
-
-pub fn init_pymodule(_m: &Bound<'_, PyModule>) -> PyResult<()> {
-    Ok(())
-}
