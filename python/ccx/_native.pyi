@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, final
 
 __all__ = [
+    "CompiledSchema",
     "CompiledTemplate",
     "HydrationError",
     "NativeError",
@@ -11,6 +12,12 @@ __all__ = [
     "TemplateError",
     "TokenBuckets",
     "ValidationError",
+    "WebhookSigner",
+    "generate_webhook_secret",
+    "hmac_sha256",
+    "hub_signature",
+    "verify_hub_signature",
+    "verify_hub_signature_batch",
 ]
 
 # ---------------------------------------------------------------- errors
