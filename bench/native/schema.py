@@ -11,84 +11,35 @@ from jsonschema import Draft202012Validator
 
 from bench.harness import Case
 from ccx import _native
+from ccx.ingest.schemas import MESSAGE
 from ccx.native_ref import schema as ref
 
 BATCH = 256
 
-REQUEST_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["to", "type"],
-    "additionalProperties": False,
-    "properties": {
-        "messaging_product": {"const": "whatsapp"},
-        "recipient_type": {"enum": ["individual"]},
-        "to": {"type": "string", "pattern": r"^\+?[1-9]\d{6,14}$"},
-        "type": {"enum": ["text", "template"]},
-        "priority": {"type": "integer", "minimum": 0, "maximum": 9},
-        "idempotency_key": {"type": "string", "minLength": 8, "maxLength": 64},
-        "callback_url": {"type": "string", "maxLength": 2048},
-        "text": {
-            "type": "object",
-            "required": ["body"],
-            "additionalProperties": False,
-            "properties": {
-                "body": {"type": "string", "minLength": 1, "maxLength": 4096},
-                "preview_url": {"type": "boolean"},
-            },
-        },
-        "template": {
-            "type": "object",
-            "required": ["name", "language"],
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
-                "language": {"type": "string", "minLength": 2, "maxLength": 15},
-                "variables": {
-                    "type": "array",
-                    "maxItems": 10,
-                    "items": {"type": "string", "maxLength": 1024},
-                },
-            },
-        },
-        "metadata": {
-            "type": "object",
-            "maxProperties": 20,
-            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
-        },
-    },
-    "allOf": [
-        {
-            "if": {"required": ["type"], "properties": {"type": {"const": "text"}}},
-            "then": {"required": ["text"]},
-        },
-        {
-            "if": {"required": ["type"], "properties": {"type": {"const": "template"}}},
-            "then": {"required": ["template"]},
-        },
-    ],
-}
+REQUEST_SCHEMA = MESSAGE  # the schema POST /v1/messages validates with
 
 REQUEST: dict[str, Any] = {
-    "messaging_product": "whatsapp",
-    "recipient_type": "individual",
     "to": "+5511987654321",
+    "from": "106540352242922",
     "type": "template",
-    "priority": 2,
+    "priority": "high",
     "idempotency_key": "ord-2024-000042-shipped",
-    "callback_url": "https://shop.example.com/hooks/whatsapp/status?tenant=acme&channel=main",
+    "on_ambiguous": "hold",
     "template": {
         "name": "order_shipped_v3",
         "language": "pt_BR",
-        "variables": [
-            "Ana Beatriz",
-            "#000042",
-            "Correios SEDEX",
-            "BR123456789XX",
-            "sexta-feira, 14 de junho",
-            "https://shop.example.com/orders/000042/tracking?utm_source=whatsapp",
-            "R$ 1.249,90",
-        ],
+        "variables": {
+            "header": ["#000042"],
+            "body": [
+                "Ana Beatriz",
+                "#000042",
+                "Correios SEDEX",
+                "BR123456789XX",
+                "sexta-feira, 14 de junho",
+                "R$ 1.249,90",
+            ],
+            "buttons": [None, "000042/tracking?utm_source=whatsapp"],
+        },
     },
     "metadata": {
         "tenant": "acme",
@@ -146,7 +97,7 @@ def cases() -> list[Case]:
     def batch_fastjsonschema() -> list[Any]:
         return [fast(orjson.loads(item)) for item in batch]
 
-    bad = orjson.dumps({**REQUEST, "to": "0800", "priority": 12, "extra": 1})
+    bad = orjson.dumps({**REQUEST, "to": "0800", "priority": "urgent", "extra": 1})
 
     def check_single() -> bool:
         paths = {p for p, _ in reference.validate_batch([bad])[0][1]}
