@@ -9,9 +9,12 @@ import re
 import time
 from typing import Any
 
+from ccx.api.guard import Guard, accept_problem
 from ccx.api.http import ProblemError, Request
 from ccx.api.routing import Router
+from ccx.api.services import Services
 from ccx.config import Settings, load_settings
+from ccx.ingest.errors import AcceptError
 from ccx.telemetry.metrics import http_body_too_large_total, http_request_seconds
 from ccx.telemetry.tracing import continue_or_start, current_trace
 
@@ -55,17 +58,26 @@ async def read_body(proto: Any, headers: Any, limit: int) -> bytes:
 class App:
     """The ccx HTTP API as an RSGI application (one instance per granian worker)."""
 
-    def __init__(self, settings: Settings, router: Router) -> None:
+    def __init__(self, settings: Settings, router: Router, services: Services) -> None:
         self.settings = settings
         self.router = router
+        self.services = services
+        self.guard = Guard(services)
         self.max_body = settings.api.max_body_bytes
-        self.started = asyncio.Event()
+
+    async def startup(self) -> None:
+        """Start the per-process clients' background tasks (never waits for a service)."""
+        await self.services.start()
+
+    async def shutdown(self) -> None:
+        """Finish in-flight commits and close the clients."""
+        await self.services.close()
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.started.set()
+        loop.run_until_complete(self.startup())
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        return None
+        loop.run_until_complete(self.shutdown())
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
@@ -103,6 +115,8 @@ class App:
             response = exc.response(path)
         except ProblemError as exc:
             response = exc.response(path)
+        except AcceptError as exc:
+            response = accept_problem(exc).response(path)
         except Exception:
             log.exception("unhandled error", extra={"path": path, "request_id": request_id})
             response = ProblemError(
@@ -123,12 +137,13 @@ class App:
         return response.status, out, body_out
 
 
-def create_app(settings: Settings | None = None) -> App:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> App:
     """Build the app with every route registered (granian calls this as a factory)."""
+    from ccx.api.messages import register_message_routes
     from ccx.api.system import register_system_routes
 
     settings = settings or load_settings()
-    router = Router()
-    app = App(settings, router)
+    app = App(settings, Router(), services or Services(settings))
     register_system_routes(app)
+    register_message_routes(app)
     return app

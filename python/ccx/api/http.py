@@ -73,6 +73,8 @@ class ProblemError(Exception):
         self.kind = kind or title.lower().replace(" ", "-")
         self.errors = list(errors) if errors else None
         self.headers = list(headers)
+        #: More members of the problem document (RFC 9457 extension members).
+        self.extra: dict[str, Any] = {}
 
     def response(self, instance: str = "") -> Response:
         doc: dict[str, Any] = {
@@ -85,8 +87,25 @@ class ProblemError(Exception):
             doc["instance"] = instance
         if self.errors is not None:
             doc["errors"] = [{"path": p, "message": m} for p, m in self.errors]
+        doc.update(self.extra)
         return Response(self.status, orjson.dumps(doc), list(self.headers), PROBLEM_JSON)
 
 
 def not_found(detail: str = "No such resource.") -> ProblemError:
     return ProblemError(404, "Not Found", detail, kind="not-found")
+
+
+def invalid(errors: Sequence[tuple[str, str]], detail: str = "") -> ProblemError:
+    """422: the request is well-formed JSON but breaks the contract; `errors` are
+    (JSON pointer into the request body, message)."""
+    return ProblemError(
+        422,
+        "Unprocessable Content",
+        detail or "The request does not match the schema; see `errors`.",
+        kind="validation-error",
+        errors=errors,
+    )
+
+
+def bad_request(detail: str, errors: Sequence[tuple[str, str]] | None = None) -> ProblemError:
+    return ProblemError(400, "Bad Request", detail, kind="bad-request", errors=errors)

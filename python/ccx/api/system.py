@@ -1,4 +1,4 @@
-"""Operational endpoints: /healthz, /metrics, /openapi.json, /docs."""
+"""Operational endpoints: /healthz, /readyz, /metrics, /openapi.json, /docs."""
 
 from __future__ import annotations
 
@@ -60,6 +60,15 @@ def register_system_routes(app: App) -> None:
     async def healthz(_: Request) -> Response:
         return Response.json(200, {"status": "ok", "version": __version__})
 
+    async def readyz(_: Request) -> Response:
+        checks = await app.services.readiness()
+        ready = all(check["ok"] for check in checks.values())
+        down = [name for name, check in checks.items() if not check["ok"]]
+        body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": checks}
+        if down:
+            body["unavailable"] = down
+        return Response.json(200 if ready else 503, body, [] if ready else [("retry-after", "1")])
+
     async def metrics(_: Request) -> Response:
         body, content_type = exposition()
         return Response(200, body, [], content_type)
@@ -71,6 +80,7 @@ def register_system_routes(app: App) -> None:
         return Response.text(200, _docs_html(openapi_document(app)), "text/html; charset=utf-8")
 
     app.router.add("GET", "/healthz", healthz, "healthz")
+    app.router.add("GET", "/readyz", readyz, "readyz")
     app.router.add("GET", "/metrics", metrics, "metrics")
     app.router.add("GET", "/openapi.json", openapi, "openapi")
     app.router.add("GET", "/docs", docs, "docs")

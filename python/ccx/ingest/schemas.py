@@ -90,12 +90,12 @@ MESSAGE: dict[str, Any] = {
     },
     "allOf": [
         {
-            "if": {"properties": {"type": {"const": "template"}}},
-            "then": {"required": ["template"], "not": {"required": ["text"]}},
+            "if": {"required": ["type"], "properties": {"type": {"const": "template"}}},
+            "then": {"required": ["template"], "properties": {"text": False}},
         },
         {
-            "if": {"properties": {"type": {"const": "text"}}},
-            "then": {"required": ["text"], "not": {"required": ["template"]}},
+            "if": {"required": ["type"], "properties": {"type": {"const": "text"}}},
+            "then": {"required": ["text"], "properties": {"template": False}},
         },
     ],
 }
