@@ -63,6 +63,9 @@ class ApiSettings:
     port: int = setting(8000, "Port `ccx serve` binds.")
     workers: int = setting(1, "Granian worker processes.")
     max_body_bytes: int = setting(65536, "Largest accepted request body (larger → 413).")
+    max_batch_body_bytes: int = setting(
+        8388608, "Largest body of POST /v1/messages/batch (up to 1,000 messages)."
+    )
 
 
 @dataclass(frozen=True, slots=True)

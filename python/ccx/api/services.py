@@ -26,6 +26,7 @@ from ccx.config import Settings
 from ccx.health import describe_error
 from ccx.ingest.accept import GroupCommitter
 from ccx.ingest.relay import Relay
+from ccx.ingest.templates import TemplateCatalog
 from ccx.queue import connection as queue
 from ccx.queue.publisher import Publisher
 from ccx.store import mongo as store
@@ -55,6 +56,10 @@ class Services:
         self.tenants = TenantRepository(self.mongo, settings.mongo.platform_db)
         self.configured_keys = KeyRing.from_settings(settings.auth)
         self.authenticator = Authenticator.from_settings(settings.auth, self.configured_keys)
+        self.templates = TemplateCatalog(self.database)
+        from ccx.ingest.senders import SenderDirectory  # SHIM
+
+        self.senders = SenderDirectory()  # SHIM
         self.rabbit_error = "not connected yet"
         self._relay_enabled = relay
         self._repositories: dict[str, MessageRepository] = {}

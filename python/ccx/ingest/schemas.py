@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from ccx.store.templates import STATUSES as TEMPLATE_STATUSES
+
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 PHONE = {"type": "string", "pattern": r"^\+?[1-9][0-9]{6,14}$", "description": "E.164 number"}
@@ -117,10 +119,38 @@ MESSAGE_BATCH: dict[str, Any] = {
     },
 }
 
+TEMPLATE: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/template.json",
+    "title": "TemplateRequest",
+    "description": "A template as Meta's template-management API describes it, plus its status "
+    "(default APPROVED). Other members of Meta's JSON (id, quality_score, ...) are kept.",
+    "type": "object",
+    "required": ["name", "language", "category", "components"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
+        "language": {"type": "string", "pattern": "^[a-z]{2,3}(_[A-Z]{2})?$"},
+        "category": {"enum": ["AUTHENTICATION", "MARKETING", "UTILITY"]},
+        "parameter_format": {"enum": ["POSITIONAL", "NAMED"]},
+        "status": {"enum": list(TEMPLATE_STATUSES)},
+        "components": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 20,
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"enum": ["HEADER", "BODY", "FOOTER", "BUTTONS"]}},
+            },
+        },
+    },
+}
+
 #: Every request schema by name, as exposed under `components.schemas` in OpenAPI.
 SCHEMAS: dict[str, dict[str, Any]] = {
     "MessageRequest": MESSAGE,
     "MessageBatchRequest": MESSAGE_BATCH,
+    "TemplateRequest": TEMPLATE,
 }
 
 METADATA_MAX_BYTES = 4096
