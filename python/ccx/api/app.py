@@ -140,10 +140,12 @@ class App:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> App:
     """Build the app with every route registered (granian calls this as a factory)."""
     from ccx.api.messages import register_message_routes
+    from ccx.api.senders import register_sender_routes
     from ccx.api.system import register_system_routes
 
     settings = settings or load_settings()
     app = App(settings, Router(), services or Services(settings))
     register_system_routes(app)
     register_message_routes(app)
+    register_sender_routes(app)
     return app
