@@ -15,6 +15,7 @@ import orjson
 import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 from ccx.api.app import App, create_app
 from ccx.auth import KeyRing, issue
@@ -23,6 +24,7 @@ from ccx.ingest.senders import SenderDirectory, UnknownSender
 from ccx.security import DecryptError
 from ccx.store.mongo import Document
 from ccx.store.names import PLATFORM_TENANTS, SENDERS, tenant_db
+from ccx.store.senders import SenderRepository
 from ccx.store.tenants import TenantRepository
 
 pytestmark = pytest.mark.integration
@@ -365,3 +367,20 @@ async def test_routes_invalidate_the_process_cache(app: App, call: Call, tenant:
     assert await directory(app).resolve(tenant, None) == "111"
     await call("PUT", "/v1/senders/222", sender_body(is_default=True))
     assert await directory(app).resolve(tenant, None) == "222"
+
+
+async def test_store_errors_are_503_not_500(call: Call, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def down(*_: Any, **__: Any) -> None:
+        raise AutoReconnect("connection refused")
+
+    for name in ("put", "list", "get", "delete"):
+        monkeypatch.setattr(SenderRepository, name, down)
+    for method, path, body in (
+        ("PUT", "/v1/senders/111", sender_body()),
+        ("GET", "/v1/senders", None),
+        ("GET", "/v1/senders/111", None),
+        ("DELETE", "/v1/senders/111", None),
+    ):
+        status, headers, problem = await call(method, path, body)
+        assert (status, headers["retry-after"]) == (503, "1")
+        assert problem["dependency"] == "mongodb"
