@@ -110,6 +110,22 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "data": {"type": "array", "items": {"$ref": "#/components/schemas/Template"}}
         },
     },
+    "Sender": {
+        "type": "object",
+        "required": ["phone_number_id", "waba_id", "throughput", "is_default", "has_token"],
+        "properties": {
+            "phone_number_id": {"type": "string"},
+            "waba_id": {"type": "string"},
+            "throughput": {"type": "integer"},
+            "is_default": {"type": "boolean"},
+            "has_token": {"type": "boolean"},
+        },
+    },
+    "SenderList": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Sender"}}},
+    },
     "Any": {},
 }
 

@@ -76,6 +76,8 @@ class TemplateRoutes:
         principal = await self._reader(request)
         query = strict_query(request.query_string, frozenset({"name", "status"}))
         name, status = query_value(query, "name"), query_value(query, "status")
+        if name is not None and not _NAME.match(name):
+            raise invalid([("?name", f"must match {_NAME.pattern}")])
         if status is not None and status not in STATUSES:
             raise invalid([("?status", f"must be one of {', '.join(STATUSES)}")])
         try:
@@ -147,7 +149,7 @@ def register_template_routes(app: App) -> None:
             ok={200: "TemplateList"},
             errors=(400, 422),
             params=[
-                query_param("name", {"type": "string"}),
+                query_param("name", {"type": "string", "pattern": _NAME.pattern}),
                 query_param("status", {"enum": list(STATUSES)}),
             ],
         ),

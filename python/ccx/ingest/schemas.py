@@ -146,11 +146,34 @@ TEMPLATE: dict[str, Any] = {
     },
 }
 
+SENDER: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/sender.json",
+    "title": "SenderRequest",
+    "description": "PUT /v1/senders/{phone_number_id}: omitted fields keep their stored values; "
+    "a new sender needs waba_id and access_token.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "waba_id": {"type": "string", "pattern": "^[0-9]{1,32}$"},
+        "access_token": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4096,
+            "description": "Meta access token; stored encrypted, never returned.",
+        },
+        "throughput": {"enum": [20, 80, 1000], "description": "Messages per second (tier)."},
+        "is_default": {"type": "boolean"},
+        "display_name": {"type": "string", "maxLength": 128, "description": "Empty clears it."},
+    },
+}
+
 #: Every request schema by name, as exposed under `components.schemas` in OpenAPI.
 SCHEMAS: dict[str, dict[str, Any]] = {
     "MessageRequest": MESSAGE,
     "MessageBatchRequest": MESSAGE_BATCH,
     "TemplateRequest": TEMPLATE,
+    "SenderRequest": SENDER,
 }
 
 METADATA_MAX_BYTES = 4096

@@ -70,6 +70,8 @@ async def test_rabbitmq_down_at_start_then_up_then_down_again(
     try:
         client = Client(app, tenant, "")
         client.token = client.token_for(ALL_SCOPES)
+        sender = {"waba_id": "1", "access_token": "t"}
+        assert (await client.request("PUT", "/v1/senders/15550001111", sender)).status == 201
         ready = await client.get("/readyz", token=None)
         assert ready.status == 503
         assert ready.json()["unavailable"] == ["rabbitmq"]
@@ -116,9 +118,8 @@ async def test_mongodb_down_is_503_and_leaves_no_idempotency_key(
     try:
         client = Client(app, tenant, "")
         client.token = client.token_for(ALL_SCOPES)
-        await client.request(
-            "PUT", "/v1/senders/15550001111", {"waba_id": "1", "access_token": "t"}
-        )
+        sender = {"waba_id": "1", "access_token": "t"}
+        assert (await client.request("PUT", "/v1/senders/15550001111", sender)).status == 201
         assert (await client.post("/v1/messages", TEXT)).status == 202  # tenant now cached
 
         await mongo_proxy.cut()
