@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -59,17 +59,20 @@ MESSAGE_SCHEMA = compile_schema(MESSAGE)
 BATCH_SCHEMA = compile_schema(MESSAGE_BATCH)
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds and `Z` (BSON dates come back naive, in UTC)."""
     if moment is None:
         return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def accepted_body(accepted: Accepted) -> dict[str, Any]:
     return {
         "id": accepted.id,
         "status": accepted.status,
-        "created_at": _iso(accepted.created_at),
+        "created_at": iso(accepted.created_at),
     }
 
 
@@ -82,8 +85,8 @@ def message_view(message: Message, events: list[dict[str, Any]] | None = None) -
         "from": message.sender,
         "type": message.type,
         "priority": message.priority,
-        "created_at": _iso(message.created_at),
-        "updated_at": _iso(message.updated_at),
+        "created_at": iso(message.created_at),
+        "updated_at": iso(message.updated_at),
         "attempts": message.attempt,
         "wamid": message.wamid,
         "metadata": message.metadata,
@@ -98,14 +101,14 @@ def message_view(message: Message, events: list[dict[str, Any]] | None = None) -
     for name in ("pricing", "error", "sent_at", "delivered_at", "read_at", "cancelled_at"):
         value = message.extra.get(name)
         if value is not None:
-            view[name] = _iso(value) if isinstance(value, datetime) else value
+            view[name] = iso(value) if isinstance(value, datetime) else value
     if events is not None:
         view["events"] = [
             {
                 "seq": e["seq"],
                 "from": e.get("from"),
                 "to": e["to"],
-                "at": _iso(e["at"]),
+                "at": iso(e["at"]),
                 **{k: e[k] for k in ("code", "reason", "attempt") if e.get(k) is not None},
             }
             for e in events

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ccx._native import TemplateError
 from ccx.api.guard import unavailable
 from ccx.api.http import Request, Response, invalid, not_found
+from ccx.api.messages import iso
 from ccx.api.openapi import operation, path_param, query_param
 from ccx.api.validation import compile_schema, query_value, strict_query, validate_body
 from ccx.auth import Principal, Scope
@@ -36,8 +37,8 @@ def template_view(record: TemplateRecord) -> dict[str, Any]:
         "parameter_format": compiled.parameter_format,
         "placeholders": compiled.placeholders(),
         "definition": record.definition,
-        "created_at": record.created_at.isoformat(timespec="milliseconds"),
-        "updated_at": record.updated_at.isoformat(timespec="milliseconds"),
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
     }
 
 
