@@ -125,6 +125,14 @@ def _has_inputs(operation: Any) -> bool:
     return bool(raw.get("parameters") or raw.get("requestBody"))
 
 
+def negative_data_rejected(ctx: Any, response: Any, case: Any) -> bool | None:
+    """schemathesis' rejection check, with 413 (body over the size limit) as a rejection."""
+    if response.status_code == 413:
+        return None
+    result: bool | None = openapi_checks.negative_data_rejection(ctx, response, case)
+    return result
+
+
 # Negative cases need something to break: operations without parameters or body get none.
 CASES = [
     pytest.param(op, mode, id=f"{op.label}-{mode.value}")
@@ -138,9 +146,15 @@ CASES = [
 def test_api_contract(operation: Any, mode: GenerationMode, server: tuple[str, str]) -> None:
     base, token = server
     headers = {"authorization": f"Bearer {token}"}
-    # A batch answers 207 with per-item results, also when items are invalid.
-    negative = mode is GenerationMode.NEGATIVE and operation.path != "/v1/messages/batch"
-    extra = [openapi_checks.negative_data_rejection] if negative else []
+    # Rejection is asserted for invalid bodies. A batch answers 207 with per-item results, also
+    # for invalid items; and schemathesis' query and header mutations do not always survive
+    # serialization (an extra empty parameter disappears), so those are checked for 5xx and
+    # conformance only.
+    has_body = "requestBody" in operation.definition.raw
+    negative = (
+        mode is GenerationMode.NEGATIVE and has_body and operation.path != "/v1/messages/batch"
+    )
+    extra = [negative_data_rejected] if negative else []
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(

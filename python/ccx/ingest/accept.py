@@ -1,26 +1,30 @@
-"""Group commit of accepted messages: one Redis pipeline, one insert_many per tenant, one
-confirmed publish batch and one update_many per tenant for every request that arrives inside
-the window (ARCHITECTURE §4 "never send twice", §8).
+"""Group commit of accepted messages: for every request that arrives inside the window, one
+Redis pipeline, one outbox insert and one message insert per tenant, then one confirmed
+publish batch (ARCHITECTURE §4 "never send twice", §8).
 
 The rules, in order:
 
 - RabbitMQ not connected before the batch starts → every item fails with
   `DependencyUnavailable("rabbitmq")` and nothing is written.
-- MongoDB failing (idempotency records or the message insert) → `DependencyUnavailable
-  ("mongodb")`; the keys taken in Redis are given back. No 202 without the durable write.
-- The publish failing *after* the insert → the message is durable in state `accepted`, so the
+- MongoDB failing (idempotency records, outbox markers or the message insert) →
+  `DependencyUnavailable("mongodb")`; the keys taken in Redis are given back. No 202 without
+  the durable write.
+- The message is written in state `queued` (seq 2) with an outbox marker written just before
+  it: the marker says "not published yet". The 202 answers `accepted` as soon as both are
+  durable. Every write here is an insert: FerretDB v1 pays a full collection scan for each
+  updated document, so no state field is flipped on the accept path.
+- The publish failing *after* the insert → the message is durable and its marker stays, so the
   request still gets its 202; the relay (`ccx.ingest.relay`) publishes it later. A 503 there
   would make the client retry and could create a second message when it retries without an
   idempotency key, which is worse than a delay.
-- Confirmed publishes move `accepted → queued` (one update_many per tenant), then the two
-  transitions are appended as events. A worker may consume the envelope before that update
-  lands, so the worker's claim must accept `accepted` as well as `queued|retrying`.
+- Confirmed publishes remove their markers (one delete per tenant), then the transitions
+  `accepted` (seq 1) and `queued` (seq 2) are appended as events.
 
 One flush runs at a time: requests arriving during a flush form the next batch, so the batch
 size follows the load and an idle server answers after a single `window_ms`. Publishing and
-marking queued run after the answers, in a second stage that overlaps the next flush (its
-backlog is bounded by `post_backlog` batches; a lagging stage slows the flushes down) and takes
-every batch waiting for it at once.
+recording run after the answers, in a second stage that overlaps the next flush (its backlog is
+bounded by `post_backlog` batches; a lagging stage slows the flushes down) and takes every
+batch waiting for it at once.
 """
 
 from __future__ import annotations
@@ -100,11 +104,15 @@ def build_message(item: AcceptItem, traceparent: str | None) -> Message:
     request = item.request
     priority = str(Tier(request.get("priority") or item.priority or Tier.DEFAULT))
     context = TraceContext.parse(traceparent)
+    created_at = now_ms()
     return Message(
         id=new_message_id(),
         to=request["to"],
         type=request["type"],
-        created_at=now_ms(),
+        created_at=created_at,
+        status=Status.QUEUED,
+        seq=2,
+        queued_at=created_at,
         sender=item.sender or request.get("from"),
         template=request.get("template"),
         text=request.get("text"),
@@ -324,18 +332,21 @@ class GroupCommitter:
         inserted: list[_Pending] = []
         for tenant, items in by_tenant.items():
             repo = self.store_factory(tenant)
+            error: DependencyUnavailable | None = None
+            written: set[str] = set()
             try:
-                outcome = await repo.insert_many([p.message for p in items])
+                marked = await repo.add_outbox([p.message for p in items])
+                ready = [p.message for p in items if p.message.id in set(marked.inserted)]
+                outcome = await repo.insert_many(ready)
                 written = set(outcome.inserted)
-                error: DependencyUnavailable | None = None
                 if len(written) < len(items):
                     error = DependencyUnavailable("mongodb", 1, "insert failed")
             except Exception as exc:
                 log.warning("message insert failed for %s: %r", tenant, exc)
-                written, error = set(), _mongo_down(exc)
+                error = _mongo_down(exc)
             failed = [p for p in items if p.message.id not in written]
             if failed:
-                await self._release(failed)
+                await self._release(tenant, failed)
                 for pending in failed:
                     _resolve(pending, error or DependencyUnavailable("mongodb"))
                     for follower in pending.followers:
@@ -343,11 +354,17 @@ class GroupCommitter:
             inserted += [p for p in items if p.message.id in written]
         return inserted
 
-    async def _release(self, failed: list[_Pending]) -> None:
+    async def _release(self, tenant: str, failed: list[_Pending]) -> None:
+        """Give back the keys and markers of messages that were not written (best effort:
+        with MongoDB down, the relay removes orphan markers and idempotency sees orphans)."""
         try:
             await self.idempotency.release([p.reservation for p in failed if p.reservation])
-        except Exception as exc:  # Mongo is down: the orphans are found and removed later
+        except Exception as exc:
             log.warning("could not release idempotency keys: %r", exc)
+        try:
+            await self.store_factory(tenant).remove_outbox([p.message.id for p in failed])
+        except Exception as exc:
+            log.warning("could not remove outbox markers: %r", exc)
 
     async def _publish_and_queue(self, inserted: list[_Pending]) -> None:
         dispatches = [
@@ -366,7 +383,7 @@ class GroupCommitter:
                 len(inserted),
                 failures[0],
             )
-        await mark_queued_with_events(
+        await record_published(
             self.store_factory,
             [(p.item.tenant, p.message) for p in inserted],
             {p.message.id for p in confirmed},
@@ -401,37 +418,32 @@ def _replayed(reservation: Reservation) -> Accepted:
     return Accepted(reservation.message_id, reservation.status, reservation.created_at, True)
 
 
-async def mark_queued_with_events(
+async def record_published(
     store_factory: StoreFactory,
     messages: Sequence[tuple[str, Message]],
     confirmed: set[str],
 ) -> None:
-    """accepted → queued for the confirmed ids (one update_many per tenant), then the events:
-    seq 1 `accepted` for every message and seq 2 `queued` for those that moved (not the ones
-    a cancel or a worker's claim changed first). Events are keyed by (message_id, seq), so the
-    relay repeating them is harmless.
-    Failures are logged: the message is durable and the relay repairs its state."""
+    """Remove the outbox markers of the confirmed messages (one delete per tenant), then
+    append seq 1 `accepted` and seq 2 `queued` for every message. Events are keyed by
+    (message_id, seq), so the relay repeating them is harmless. Failures are logged: the
+    message is durable and a marker left behind only makes the relay publish it again."""
     by_tenant: dict[str, list[Message]] = {}
     for tenant, message in messages:
         by_tenant.setdefault(tenant, []).append(message)
-    at = now_ms()
     for tenant, items in by_tenant.items():
         repo = store_factory(tenant)
-        ids = [m.id for m in items if m.id in confirmed]
-        events: list[Document] = []
         try:
-            moved = set(await repo.mark_queued(ids, at))
+            await repo.remove_outbox([m.id for m in items if m.id in confirmed])
+            events: list[Document] = []
             for m in items:
+                at = m.created_at
+                events.append(event(m.id, 1, None, Status.ACCEPTED, at, m.trace_id, tenant=tenant))
                 events.append(
-                    event(m.id, 1, None, Status.ACCEPTED, m.created_at, m.trace_id, tenant=tenant)
+                    event(m.id, 2, Status.ACCEPTED, Status.QUEUED, at, m.trace_id, tenant=tenant)
                 )
-                if m.id in moved:
-                    events.append(
-                        event(
-                            m.id, 2, Status.ACCEPTED, Status.QUEUED, at, m.trace_id, tenant=tenant
-                        )
-                    )
             await repo.append_events(events)
         except Exception as exc:
             metrics.dependency_errors_total.labels("mongodb").inc()
-            log.warning("marking %d messages queued failed for %s: %r", len(ids), tenant, exc)
+            log.warning(
+                "recording %d published messages failed for %s: %r", len(items), tenant, exc
+            )

@@ -1,5 +1,7 @@
-"""The outbox relay: publishes messages that stayed `accepted` (the publish after the durable
-write failed, the broker was out, the process died) and marks them queued (ARCHITECTURE §4).
+"""The outbox relay: publishes messages whose outbox marker outlived `after_s` (the publish
+after the durable write failed, the broker was out, the process died) and removes the marker
+(ARCHITECTURE §4). A marker whose message never got written (the insert failed after it) is
+an orphan and is removed; so is the marker of a message that left `queued` (cancelled).
 
 A message can be published twice (the relay and a slow committer racing, or a lost confirm);
 that is safe because the worker's claim is one atomic state change that only one delivery wins.
@@ -15,10 +17,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from ccx.ingest import metrics
-from ccx.ingest.accept import StoreFactory, mark_queued_with_events
+from ccx.ingest.accept import StoreFactory, record_published
 from ccx.ingest.idempotency import purge_expired
 from ccx.queue.publisher import Dispatch, Publisher
-from ccx.store.messages import Message, now_ms
+from ccx.store.messages import Message, Status, now_ms
 from ccx.store.tenants import TenantRepository
 from ccx.telemetry.tracing import TraceContext
 
@@ -68,17 +70,25 @@ class Relay:
 
     async def _relay_tenant(self, tenant: str, now: datetime) -> int:
         repo = self.store_factory(tenant)
-        stale = await repo.find_unqueued(now - self.after, self.batch)
+        stale = await repo.outbox_stale(now - self.after, self.batch)
         if not stale:
             return 0
+        found = await asyncio.gather(*(repo.get(entry["_id"]) for entry in stale))
+        pending = [m for m in found if m is not None and m.status is Status.QUEUED]
+        done = [e["_id"] for e, m in zip(stale, found, strict=True) if m not in pending]
+        await repo.remove_outbox(done)  # orphans, and messages that moved on
+        if not pending:
+            return 0
         results = await self.publisher.publish_batch(
-            [Dispatch(m.id, tenant, m.priority, _traceparent(m), m.attempt) for m in stale]
+            [Dispatch(m.id, tenant, m.priority, _traceparent(m), m.attempt) for m in pending]
         )
-        confirmed = {m.id for m, ok in zip(stale, results, strict=True) if ok is True}
-        if len(confirmed) < len(stale):
+        confirmed = {m.id for m, ok in zip(pending, results, strict=True) if ok is True}
+        if len(confirmed) < len(pending):
             metrics.dependency_errors_total.labels("rabbitmq").inc()
-            log.warning("relay: %d of %d publishes failed", len(stale) - len(confirmed), len(stale))
-        await mark_queued_with_events(self.store_factory, [(tenant, m) for m in stale], confirmed)
+            log.warning(
+                "relay: %d of %d publishes failed", len(pending) - len(confirmed), len(pending)
+            )
+        await record_published(self.store_factory, [(tenant, m) for m in pending], confirmed)
         metrics.relayed_total.labels(tenant).inc(len(confirmed))
         return len(confirmed)
 

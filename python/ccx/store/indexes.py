@@ -6,7 +6,15 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ccx.store.mongo import Document
-from ccx.store.names import EVENTS, IDEMPOTENCY, MESSAGES, SENDERS, TEMPLATES, WEBHOOK_DELIVERIES
+from ccx.store.names import (
+    EVENTS,
+    IDEMPOTENCY,
+    MESSAGES,
+    OUTBOX,
+    SENDERS,
+    TEMPLATES,
+    WEBHOOK_DELIVERIES,
+)
 
 TENANT_INDEXES: dict[str, list[IndexModel]] = {
     MESSAGES: [
@@ -28,6 +36,7 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("name", ASCENDING), ("language", ASCENDING)], name="name_lang", unique=True)
     ],
     IDEMPOTENCY: [IndexModel([("expires_at", ASCENDING)], name="expires")],
+    OUTBOX: [IndexModel([("created_at", ASCENDING)], name="created")],
     SENDERS: [IndexModel([("is_default", ASCENDING)], name="default")],
 }
 

@@ -62,23 +62,28 @@ async def test_insert_get_list_queue_and_events(
     expected = sorted(everything, key=lambda m: (m.created_at, m.id), reverse=True)
     assert seen == [m.id for m in expected]
 
-    assert await repo.mark_queued([m.id for m in messages[:4]]) == [m.id for m in messages[:4]]
-    assert await repo.mark_queued([m.id for m in messages[:4]]) == []  # only from accepted
-    queued, _ = await repo.list(status=Status.QUEUED)
-    assert {m.id for m in queued} == {m.id for m in messages[:4]}
-    assert all(m.queued_at is not None for m in queued)
+    moved = await repo.transition(messages[0].id, [Status.ACCEPTED], Status.CANCELLED)
+    assert moved is not None
+    assert (moved.status, moved.seq) == (Status.CANCELLED, 2)
+    assert await repo.transition(messages[0].id, [Status.ACCEPTED], Status.CANCELLED) is None
+    cancelled, _ = await repo.list(status=Status.CANCELLED)
+    assert [m.id for m in cancelled] == [messages[0].id]
     window, _ = await repo.list(created_from=base, created_to=base + timedelta(seconds=1))
     assert {m.id for m in window} == {messages[0].id, messages[1].id, everything[-1].id}
 
-    stale = await repo.find_unqueued(older_than=datetime.now(UTC), limit=100)
-    assert {m.id for m in stale} == {m.id for m in everything[4:]}
-    assert await repo.find_unqueued(older_than=base) == []
+    marked = await repo.add_outbox(messages[4:])
+    assert marked.inserted == [m.id for m in messages[4:]]
+    stale = await repo.outbox_stale(older_than=datetime.now(UTC), limit=100)
+    assert [e["_id"] for e in stale] == [m.id for m in messages[4:]]
+    assert await repo.outbox_stale(older_than=base) == []
+    assert await repo.remove_outbox([messages[4].id, messages[5].id]) == 2
+    assert [e["_id"] for e in await repo.outbox_stale(datetime.now(UTC))] == [messages[6].id]
 
     at = datetime.now(UTC)
-    assert await repo.append_event(messages[0].id, 1, None, "accepted", at, "t" * 32)
-    assert await repo.append_event(messages[0].id, 2, "accepted", "queued", at, None, attempt=0)
-    assert not await repo.append_event(messages[0].id, 2, "accepted", "queued", at, None)
-    events = await repo.list_events(messages[0].id)
+    assert await repo.append_event(messages[1].id, 1, None, "accepted", at, "t" * 32)
+    assert await repo.append_event(messages[1].id, 2, "accepted", "queued", at, None, attempt=0)
+    assert not await repo.append_event(messages[1].id, 2, "accepted", "queued", at, None)
+    events = await repo.list_events(messages[1].id)
     assert [(e["seq"], e["to"]) for e in events] == [(1, "accepted"), (2, "queued")]
 
     with pytest.raises(ValueError, match="cursor"):

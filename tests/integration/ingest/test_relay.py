@@ -1,4 +1,5 @@
-"""The relay on the real services: a message left `accepted` is published and marked queued."""
+"""The relay on the real services: a message whose outbox marker outlived the grace period is
+published and the marker removed; orphan markers and markers of cancelled messages go away."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ccx.config import Settings
 from ccx.ids import new_message_id
 from ccx.ingest.relay import Relay
 from ccx.queue.publisher import Publisher
-from ccx.store.messages import Message, MessageRepository, now_ms
+from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.tenants import TenantRepository
@@ -21,7 +22,7 @@ from ccx.telemetry.tracing import TraceContext
 from .test_accept import drain
 
 
-async def test_relay_publishes_messages_left_accepted(
+async def test_relay_publishes_messages_left_in_the_outbox(
     settings: Settings,
     mongo: AsyncMongoClient[Document],
     rabbit: AbstractRobustConnection,
@@ -31,7 +32,7 @@ async def test_relay_publishes_messages_left_accepted(
     trace = TraceContext.new()
     now = now_ms()
 
-    def message(age_s: int) -> Message:
+    def message(age_s: int, status: Status = Status.QUEUED) -> Message:
         return Message(
             id=new_message_id(),
             to="+5511999998888",
@@ -39,12 +40,16 @@ async def test_relay_publishes_messages_left_accepted(
             text={"body": "hello"},
             priority="high",
             created_at=now - timedelta(seconds=age_s),
+            status=status,
+            seq=2,
             trace_id=trace.trace_id,
         )
 
-    stale, fresh = message(60), message(1)
-    outcome = await repo.insert_many([stale, fresh])  # written, never published
-    assert len(outcome.inserted) == 2
+    stale, fresh, orphan = message(60), message(1), message(60)
+    cancelled = message(60, Status.CANCELLED)
+    await repo.add_outbox([stale, fresh, orphan, cancelled])
+    outcome = await repo.insert_many([stale, fresh, cancelled])  # written, never published
+    assert len(outcome.inserted) == 3
 
     publisher = Publisher(rabbit)
     relay = Relay(TenantRepository(mongo, settings.mongo.platform_db), lambda t: repo, publisher)
@@ -54,12 +59,10 @@ async def test_relay_publishes_messages_left_accepted(
     finally:
         await publisher.close()
 
-    relayed = await repo.get(stale.id)
-    waiting = await repo.get(fresh.id)
-    assert relayed is not None
-    assert waiting is not None
-    assert (relayed.status, waiting.status) == ("queued", "accepted")
+    left = [e["_id"] for e in await repo.outbox_stale(now + timedelta(seconds=10))]
+    assert left == [fresh.id]  # relayed, orphan and cancelled markers are gone
     assert [e["seq"] for e in await repo.list_events(stale.id)] == [1, 2]
+    assert await repo.list_events(fresh.id) == []
     [envelope] = await drain(rabbit, tenant, "high")
     assert orjson.loads(envelope.body)["message_id"] == stale.id
     assert str(envelope.headers["traceparent"]).split("-")[1] == trace.trace_id

@@ -22,6 +22,7 @@ REQUEST = {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "prio
 @dataclass
 class FakeStore:
     inserts: list[list[str]] = field(default_factory=list)
+    outboxed: list[list[str]] = field(default_factory=list)
     marked: list[list[str]] = field(default_factory=list)
     fail: bool = False
     db: Any = None
@@ -32,7 +33,14 @@ class FakeStore:
         self.inserts.append([m.id for m in messages])
         return InsertOutcome([m.id for m in messages], [], {})
 
-    async def mark_queued(self, ids: list[str], now: datetime | None = None) -> int:
+    async def add_outbox(self, messages: list[Message]) -> InsertOutcome:
+        if self.fail:
+            raise ConnectionError("mongo down")
+        self.outboxed.append([m.id for m in messages])
+        return InsertOutcome([m.id for m in messages], [], {})
+
+    async def remove_outbox(self, ids: list[str]) -> int:
+        # `marked` = markers removed after a confirmed publish
         self.marked.append(list(ids))
         return len(ids)
 
@@ -162,7 +170,7 @@ async def test_publish_failure_after_the_insert_still_accepts() -> None:
     await committer.close()
     assert (accepted.status, accepted.replayed) == ("accepted", False)
     assert stores["acme"].inserts == [[accepted.id]]
-    assert stores["acme"].marked == [[]]  # stays accepted: the relay queues it
+    assert stores["acme"].marked == [[]]  # the marker stays: the relay publishes it
 
 
 async def test_bad_priority_or_tenant_is_refused_at_submit() -> None:
