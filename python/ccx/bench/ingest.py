@@ -60,7 +60,26 @@ DEFAULT_RATES = "500,1000,2000,3000,4000,5000"
 BODY = orjson.dumps(
     {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "priority": "high"}
 )
+#: Distinct request bodies oha cycles through (recipients and texts differ; no idempotency key,
+#: so every request creates a message).
+BODY_VARIANTS = 1000
 PACKAGES = ("granian", "uvicorn", "fastapi", "jsonschema", "pymongo", "redis", "aio-pika")
+
+
+def request_bodies(count: int = BODY_VARIANTS) -> list[bytes]:
+    """`count` valid message requests, one JSON line each, like BODY but each to another
+    recipient with another text."""
+    return [
+        orjson.dumps(
+            {
+                "to": f"+55119{90000000 + i * 7919 % 10000000:08d}",
+                "type": "text",
+                "text": {"body": f"Your code is {i * 7331 % 1000000:06d}. Order #{i}."},
+                "priority": "high",
+            }
+        )
+        for i in range(count)
+    ]
 
 
 def should_stop(row: RateRow, p99_cutoff_ms: float, max_error_ratio: float) -> str | None:
@@ -161,6 +180,7 @@ class IngestOptions:
     stop_p99_ms: float
     stop_errors: float
     timeout_s: float
+    threads: int | None = None
     tenant_prefix: str = "bench"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -218,11 +238,14 @@ def bench_target(
     assert server is not None
     url = f"{server.base_url}/v1/messages"
     headers = {"authorization": f"Bearer {setup.token}", "content-type": "application/json"}
-    body_file = log_dir / f"body-{target}.json"
+    bodies_file = log_dir / f"bodies-{target}.jsonl"
+    bodies = request_bodies()
 
     def run(rate: int, duration_s: float) -> RateRow:
-        spec = LoadSpec(url, rate, duration_s, opts.connections, BODY, headers, opts.timeout_s)
-        return run_oha(oha, spec, body_file)
+        spec = LoadSpec(
+            url, rate, duration_s, opts.connections, bodies, headers, opts.timeout_s, opts.threads
+        )
+        return run_oha(oha, spec, bodies_file)
 
     def progress(row: RateRow) -> None:
         say(
@@ -321,7 +344,12 @@ def run(opts: IngestOptions, checkout: Path | None, quiet: bool = False) -> dict
         "elapsed_s": round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1),
         "machine": machine(),
         "versions": versions(oha, services),
-        "settings": {**opts.as_dict(), "body": orjson.loads(BODY), "oha_pinned": OHA_VERSION},
+        "settings": {
+            **opts.as_dict(),
+            "body_example": orjson.loads(BODY),
+            "body_variants": BODY_VARIANTS,
+            "oha_pinned": OHA_VERSION,
+        },
         "summary": summarize(results),
         "results": results,
     }
@@ -343,6 +371,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stop-errors", type=float, default=0.01, help="sweep stop: failed ratio above"
     )
     parser.add_argument("--timeout", default="10s", help="oha request timeout")
+    parser.add_argument(
+        "--oha-threads", type=int, default=None, help="oha --worker-threads (default: oha's)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", help="report path (default bench/results/ingest-<date>.json)")
 
@@ -361,6 +392,7 @@ def options(args: argparse.Namespace) -> IngestOptions:
         stop_p99_ms=args.stop_p99_ms,
         stop_errors=args.stop_errors,
         timeout_s=parse_duration(args.timeout),
+        threads=args.oha_threads,
     )
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 #: The version `scripts/install-oha.sh` installs and whose JSON this module is tested on.
 OHA_VERSION = "1.16.0"
@@ -46,13 +48,16 @@ class LoadSpec:
     rate: int
     duration_s: float
     connections: int
-    body: bytes
+    bodies: Sequence[bytes]
     headers: Mapping[str, str]
     timeout_s: float = 10.0
+    threads: int | None = None
 
 
-def oha_command(oha: Path, spec: LoadSpec, body_file: Path) -> list[str]:
-    """The oha command line for `spec` (the body is read from `body_file`)."""
+def oha_command(oha: Path, spec: LoadSpec, bodies_file: Path) -> list[str]:
+    """The oha command line for `spec`; the request bodies are the lines of `bodies_file`
+    (`-Z`, taken in turn). Requests still in flight at the deadline are waited for (`-w`)
+    rather than counted as aborted."""
     command = [
         str(oha),
         "--no-tui",
@@ -63,15 +68,18 @@ def oha_command(oha: Path, spec: LoadSpec, body_file: Path) -> list[str]:
         "-q",
         str(spec.rate),
         "--latency-correction",
+        "-w",
         "-c",
         str(spec.connections),
         "-t",
         f"{spec.timeout_s:g}s",
         "-m",
         "POST",
-        "-D",
-        str(body_file),
+        "-Z",
+        str(bodies_file),
     ]
+    if spec.threads:
+        command += ["--worker-threads", str(spec.threads)]
     for name, value in spec.headers.items():
         command += ["-H", f"{name}: {value}"]
     command.append(spec.url)
@@ -179,13 +187,17 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"a duration is like 10s, 500ms or 1m, got {text!r}") from None
 
 
-def run_oha(oha: Path, spec: LoadSpec, body_file: Path) -> RateRow:
+def run_oha(oha: Path, spec: LoadSpec, bodies_file: Path) -> RateRow:
     """Run oha once for `spec` and parse its report (RuntimeError when oha itself fails)."""
-    import orjson
-
-    body_file.write_bytes(spec.body)
-    command = oha_command(oha, spec, body_file)
+    if any(b"\n" in body for body in spec.bodies):
+        raise ValueError("a request body for oha -Z must be a single line")
+    bodies_file.write_bytes(b"\n".join(spec.bodies) + b"\n")
+    command = oha_command(oha, spec, bodies_file)
     done = subprocess.run(command, capture_output=True, check=False, timeout=spec.duration_s + 120)
     if done.returncode != 0:
         raise RuntimeError(f"oha exited {done.returncode}: {done.stderr.decode()[-400:]}")
-    return parse_report(orjson.loads(done.stdout), spec.rate)
+    try:
+        report = orjson.loads(done.stdout)
+    except orjson.JSONDecodeError as exc:
+        raise RuntimeError(f"oha printed no JSON report: {done.stdout[:200]!r}") from exc
+    return parse_report(report, spec.rate)
