@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import importlib.metadata
+import logging
 import os
 import platform
 import sys
@@ -44,6 +45,7 @@ from ccx.bench.stack import (
     SetupError,
     bench_env,
     count_persisted,
+    drop_tenant,
     ensure_services,
     post_sanity_message,
     prepare_tenant,
@@ -57,6 +59,12 @@ P99_BUDGET_MS = 40.0
 TARGET_RATE = 3000
 TARGET_RATIO = 3.0
 DEFAULT_RATES = "500,1000,2000,3000,4000,5000"
+#: The reference writes one document at a time (FerretDB on SQLite: a few ms each), so its
+#: sweep starts lower; the ratio compares each target's best rate from its own sweep.
+DEFAULT_REFERENCE_RATES = "25,50,100,150,200,300,400,500,750,1000"
+#: A looser bound reported beside the budget: on a shared 2-core machine the reference's
+#: per-request database writes may keep its p99 above 40 ms even at its lowest rate.
+P99_LOOSE_MS = 200.0
 BODY = orjson.dumps(
     {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "priority": "high"}
 )
@@ -104,19 +112,26 @@ def max_rate_under(rows: Sequence[RateRow], p99_ms: float = P99_BUDGET_MS) -> in
 
 
 def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per target its best rate under budget, then the ccx / reference ratio if both ran."""
-    summary: dict[str, Any] = {"p99_budget_ms": P99_BUDGET_MS}
+    """Per target its best rates under the budget (and under the looser bound), then the
+    ccx / reference ratios if both ran."""
+    summary: dict[str, Any] = {"p99_budget_ms": P99_BUDGET_MS, "p99_loose_ms": P99_LOOSE_MS}
     best: dict[str, int] = {}
+    loose: dict[str, int] = {}
     for target, result in results.items():
         rows = [RateRow(**_row_fields(r)) for r in result.get("rates", [])]
         best[target] = max_rate_under(rows)
+        loose[target] = max_rate_under(rows, P99_LOOSE_MS)
         summary[target] = {
             "max_rate_p99_under_40ms": best[target],
+            "max_rate_p99_under_200ms": loose[target],
             "setup_error": result.get("setup_error"),
         }
     if "ccx" in best and "reference" in best:
         ref = best["reference"]
         summary["ratio_ccx_over_reference"] = round(best["ccx"] / ref, 2) if ref else None
+        summary["ratio_ccx_over_reference_200ms"] = (
+            round(loose["ccx"] / loose["reference"], 2) if loose["reference"] else None
+        )
         summary["targets"] = {"rate": TARGET_RATE, "ratio": TARGET_RATIO}
         # A reference that never met the budget cannot bound the ratio from above.
         ratio_ok = best["ccx"] >= TARGET_RATIO * ref if ref else best["ccx"] > 0
@@ -173,6 +188,7 @@ class IngestOptions:
 
     targets: list[str]
     rates: list[int]
+    reference_rates: list[int]
     duration_s: float
     warmup_s: float
     workers: int
@@ -181,6 +197,7 @@ class IngestOptions:
     stop_errors: float
     timeout_s: float
     threads: int | None = None
+    keep_data: bool = False
     tenant_prefix: str = "bench"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -218,6 +235,7 @@ def bench_target(
             print(f"  [{target}] {text}", file=sys.stderr, flush=True)
 
     tenant = f"{opts.tenant_prefix}_{'ref' if target == 'reference' else target}"
+    rates = opts.reference_rates if target == "reference" else opts.rates
     result: dict[str, Any] = {"target": target, "tenant": tenant, "rates": []}
     server = None
     try:
@@ -234,6 +252,9 @@ def bench_target(
         result["setup_error"] = str(exc)
         if server is not None:
             server.stop()
+        if not opts.keep_data:
+            with contextlib.suppress(Exception):
+                asyncio.run(drop_tenant(load_settings(env=env), tenant))
         return result
     assert server is not None
     url = f"{server.base_url}/v1/messages"
@@ -257,12 +278,12 @@ def bench_target(
     accepted = 1  # the sanity message
     try:
         if opts.warmup_s > 0:
-            say(f"warm-up {opts.warmup_s:g} s at {opts.rates[0]}/s")
-            warm = run(opts.rates[0], opts.warmup_s)
+            say(f"warm-up {opts.warmup_s:g} s at {rates[0]}/s")
+            warm = run(rates[0], opts.warmup_s)
             accepted += warm.accepted
             result["warmup"] = warm.as_dict()
         rows, stopped = sweep(
-            run, opts.rates, opts.duration_s, opts.stop_p99_ms, opts.stop_errors, progress
+            run, rates, opts.duration_s, opts.stop_p99_ms, opts.stop_errors, progress
         )
         accepted += sum(r.accepted for r in rows)
         result["rates"] = [r.as_dict() for r in rows]
@@ -274,12 +295,27 @@ def bench_target(
         server.stop()
     if server.process.returncode not in (0, -15, None):
         result["server_exit"] = server.process.returncode
-    try:
-        counts = asyncio.run(count_persisted(load_settings(env=env), tenant))
-        result["persisted"] = {"accepted_202": accepted, **counts}
-    except Exception as exc:  # a sanity check; never fail the report for it
-        result["persisted"] = {"accepted_202": accepted, "error": repr(exc)}
+    result["persisted"] = check_and_clean(tenant, accepted, env, opts.keep_data, say)
     return result
+
+
+def check_and_clean(
+    tenant: str, accepted: int, env: dict[str, str], keep: bool, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """The 202s against what was stored and queued; then the tenant is removed (unless
+    `keep`), so no outbox relay republishes its messages and the next target runs clean."""
+    settings = load_settings(env=env)
+    persisted: dict[str, Any] = {"accepted_202": accepted}
+    try:
+        persisted.update(asyncio.run(count_persisted(settings, tenant)))
+    except Exception as exc:  # a sanity check; never fail the report for it
+        persisted["error"] = repr(exc)
+    if not keep:
+        try:
+            asyncio.run(drop_tenant(settings, tenant))
+        except Exception as exc:
+            say(f"could not remove the bench tenant {tenant}: {exc!r}")
+    return persisted
 
 
 def _fmt(value: float | None) -> str:
@@ -319,6 +355,7 @@ def render_table(report: dict[str, Any]) -> str:
 
 def run(opts: IngestOptions, checkout: Path | None, quiet: bool = False) -> dict[str, Any]:
     """The whole benchmark; returns the report (see the module docstring)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     oha = find_oha(checkout)
     if oha is None:
         raise SetupError(
@@ -356,7 +393,10 @@ def run(opts: IngestOptions, checkout: Path | None, quiet: bool = False) -> dict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rates", default=DEFAULT_RATES, help="offered rates, requests/s")
+    parser.add_argument("--rates", default=DEFAULT_RATES, help="ccx's offered rates, requests/s")
+    parser.add_argument(
+        "--reference-rates", default=DEFAULT_REFERENCE_RATES, help="the reference's offered rates"
+    )
     parser.add_argument("--duration", default="10s", help="length of each rate's run")
     parser.add_argument("--warmup", default="3s", help="warm-up at the lowest rate (0: none)")
     parser.add_argument(
@@ -374,6 +414,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--oha-threads", type=int, default=None, help="oha --worker-threads (default: oha's)"
     )
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the bench tenants' data and queues"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", help="report path (default bench/results/ingest-<date>.json)")
 
@@ -385,6 +428,7 @@ def options(args: argparse.Namespace) -> IngestOptions:
     return IngestOptions(
         targets=list(TARGETS) if args.target == "both" else [args.target],
         rates=parse_rates(args.rates),
+        reference_rates=parse_rates(args.reference_rates),
         duration_s=parse_duration(args.duration),
         warmup_s=parse_duration(args.warmup),
         workers=args.workers,
@@ -393,6 +437,7 @@ def options(args: argparse.Namespace) -> IngestOptions:
         stop_errors=args.stop_errors,
         timeout_s=parse_duration(args.timeout),
         threads=args.oha_threads,
+        keep_data=args.keep_data,
     )
 
 

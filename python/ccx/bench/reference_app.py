@@ -9,6 +9,11 @@ the document, routing key and envelope are ccx's own, so the work per message ma
 ccx's accept path; what differs is that nothing is batched: every request pays its own
 round trip to each service, and validation is pure Python.
 
+Like most such code it has no outbox: the document is written as `queued` straight away
+and a failed publish is a 503 (the message stays stored but is never sent). Writing it as
+`accepted` would also let the outbox relay of any `ccx serve` sharing the services
+republish it, which would load the services during the measurement.
+
     python -m ccx.bench.reference_app --port 8100 --workers 1
 
 Signing keys come from `CCX_AUTH_KEYS` (the HS256 `{kid, alg, secret}` entries), the
@@ -42,7 +47,7 @@ from ccx.ingest.idempotency import redis_key
 from ccx.ingest.schemas import MESSAGE
 from ccx.queue.names import WORK_EXCHANGE, Tier, tier_routing_key
 from ccx.queue.publisher import Dispatch, amqp_message
-from ccx.store.messages import Message, now_ms, to_document
+from ccx.store.messages import Message, Status, now_ms, to_document
 from ccx.store.mongo import Document
 from ccx.store.names import MESSAGES, tenant_db
 
@@ -169,9 +174,11 @@ async def accept(request: Request) -> JSONResponse:
         on_ambiguous=body.get("on_ambiguous") or "hold",
         idempotency_key=request.headers.get("idempotency-key") or body.get("idempotency_key"),
     )
+    message.status = Status.QUEUED
+    message.queued_at = message.created_at
     answer = {
         "id": message.id,
-        "status": "accepted",
+        "status": str(Status.ACCEPTED),
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }
 

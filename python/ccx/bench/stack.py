@@ -32,7 +32,7 @@ import orjson
 from ccx.config import Settings, load_settings
 from ccx.health import check_dependencies
 from ccx.queue.names import Tier, tier_queue
-from ccx.store.names import MESSAGES, tenant_db
+from ccx.store.names import MESSAGES, PLATFORM_TENANTS, tenant_db
 
 TARGETS = ("ccx", "reference")
 #: Sender registered for the ccx tenant (the accept path may need a default sender).
@@ -74,6 +74,8 @@ def server_command(target: str, port: int, workers: int) -> list[str]:
 
 
 READY_PATH = {"ccx": "/readyz", "reference": "/healthz"}
+#: Dependency name in ccx.health → service name in scripts/services.sh.
+SCRIPT_NAMES = {"mongo": "ferretdb", "redis": "redis", "rabbitmq": "rabbitmq"}
 
 
 async def ensure_services(settings: Settings, script: Path | None) -> dict[str, str]:
@@ -81,9 +83,9 @@ async def ensure_services(settings: Settings, script: Path | None) -> dict[str, 
     does not answer. SetupError when they still do not."""
     health = await check_dependencies(settings)
     if not all(h.ok for h in health.values()) and script is not None:
-        down = [n for n, h in health.items() if not h.ok]
-        print(f"ccx bench: {', '.join(down)} down; running {script} start", file=sys.stderr)
-        start = await asyncio.create_subprocess_exec(str(script), "start", stdout=sys.stderr)
+        down = [SCRIPT_NAMES[n] for n, h in health.items() if not h.ok]
+        print(f"ccx bench: running {script} start {' '.join(down)}", file=sys.stderr)
+        start = await asyncio.create_subprocess_exec(str(script), "start", *down, stdout=sys.stderr)
         await start.wait()
         health = await check_dependencies(settings)
     problems = {n: h.detail for n, h in health.items() if not h.ok}
@@ -206,6 +208,29 @@ async def reset_tenant_data(settings: Settings, tenant: str) -> None:
             finally:
                 if not channel.is_closed:
                     await channel.close()
+    finally:
+        await connection.close()
+
+
+async def drop_tenant(settings: Settings, tenant: str) -> None:
+    """Remove everything the bench made for `tenant`: its database, its registry entry (so no
+    relay scans it) and its tier queues."""
+    from ccx.queue.connection import connect
+    from ccx.store.mongo import make_client
+
+    client = make_client(settings.mongo)
+    try:
+        await client.drop_database(tenant_db(tenant))
+        await client[settings.mongo.platform_db][PLATFORM_TENANTS].delete_one({"_id": tenant})
+    finally:
+        await client.close()
+    connection = await connect(settings.rabbitmq, name="ccx-bench")
+    try:
+        channel = await connection.channel()
+        for tier in Tier:
+            queue = await channel.get_queue(tier_queue(tenant, tier), ensure=False)
+            await queue.delete(if_unused=False, if_empty=False)
+        await channel.close()
     finally:
         await connection.close()
 

@@ -81,6 +81,9 @@ def test_summary_gives_each_best_rate_and_the_ratio() -> None:
     assert summary["ccx"]["max_rate_p99_under_40ms"] == 3000
     assert summary["reference"]["max_rate_p99_under_40ms"] == 500
     assert summary["ratio_ccx_over_reference"] == 6.0
+    assert summary["ccx"]["max_rate_p99_under_200ms"] == 4000
+    assert summary["reference"]["max_rate_p99_under_200ms"] == 1000
+    assert summary["ratio_ccx_over_reference_200ms"] == 4.0
     assert summary["meets_targets"] is True
 
 
