@@ -63,6 +63,9 @@ class ApiSettings:
     port: int = setting(8000, "Port `ccx serve` binds.")
     workers: int = setting(1, "Granian worker processes.")
     max_body_bytes: int = setting(65536, "Largest accepted request body (larger → 413).")
+    max_batch_body_bytes: int = setting(
+        8388608, "Largest body of POST /v1/messages/batch (up to 1,000 messages)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,23 @@ class IngestSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    data_keys: str = setting(
+        "",
+        "AES-256 data keys (stored secrets, PII) as comma-separated `kid:base64key`, "
+        "32 bytes each; empty: the key file.",
+    )
+    active_data_key: str = setting(
+        "", "kid of the data key that encrypts new values (empty: the last listed)."
+    )
+    data_key_file: str = setting(
+        "var/ccx/data-keys.json",
+        "Data keys used when `data_keys` is empty; created with one random key if missing "
+        "(local development only).",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of ccx, grouped by the part that uses it."""
 
@@ -145,6 +165,7 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 S = TypeVar("S")

@@ -99,7 +99,7 @@ class App:
         try:
             route, params = self.router.resolve(method, path)
             route_name = route.name
-            body = await read_body(proto, headers, self.max_body)
+            body = await read_body(proto, headers, route.max_body or self.max_body)
             request = Request(
                 method,
                 path,
@@ -140,10 +140,14 @@ class App:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> App:
     """Build the app with every route registered (granian calls this as a factory)."""
     from ccx.api.messages import register_message_routes
+    from ccx.api.senders import register_sender_routes
     from ccx.api.system import register_system_routes
+    from ccx.api.templates import register_template_routes
 
     settings = settings or load_settings()
     app = App(settings, Router(), services or Services(settings))
     register_system_routes(app)
     register_message_routes(app)
+    register_template_routes(app)
+    register_sender_routes(app)
     return app

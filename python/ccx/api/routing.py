@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ccx.api.http import ProblemError, Request, Response
 
@@ -19,6 +20,10 @@ class Route:
     template: str
     handler: Handler
     name: str
+    #: Largest request body for this route (None: the app's `api.max_body_bytes`).
+    max_body: int | None = None
+    #: OpenAPI operation object (summary, parameters, request body, responses, security).
+    doc: dict[str, Any] | None = None
 
 
 class Router:
@@ -29,8 +34,16 @@ class Router:
         self._patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
         self.routes: list[Route] = []
 
-    def add(self, method: str, template: str, handler: Handler, name: str = "") -> None:
-        route = Route(method.upper(), template, handler, name or template)
+    def add(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        name: str = "",
+        max_body: int | None = None,
+        doc: dict[str, Any] | None = None,
+    ) -> None:
+        route = Route(method.upper(), template, handler, name or template, max_body, doc)
         self.routes.append(route)
         if "{" not in template:
             self._exact.setdefault(template, {})[route.method] = route

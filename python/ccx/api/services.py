@@ -26,8 +26,11 @@ from ccx.config import Settings
 from ccx.health import describe_error
 from ccx.ingest.accept import GroupCommitter
 from ccx.ingest.relay import Relay
+from ccx.ingest.senders import SenderDirectory
+from ccx.ingest.templates import TemplateCatalog
 from ccx.queue import connection as queue
 from ccx.queue.publisher import Publisher
+from ccx.security import DataKeys
 from ccx.store import mongo as store
 from ccx.store.messages import MessageRepository
 from ccx.store.mongo import Document
@@ -55,6 +58,9 @@ class Services:
         self.tenants = TenantRepository(self.mongo, settings.mongo.platform_db)
         self.configured_keys = KeyRing.from_settings(settings.auth)
         self.authenticator = Authenticator.from_settings(settings.auth, self.configured_keys)
+        self.templates = TemplateCatalog(self.database)
+        self.data_keys = DataKeys.from_settings(settings.security)
+        self.senders = SenderDirectory(self.database, self.data_keys)
         self.rabbit_error = "not connected yet"
         self._relay_enabled = relay
         self._repositories: dict[str, MessageRepository] = {}

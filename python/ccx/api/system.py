@@ -9,33 +9,11 @@ import orjson
 
 from ccx import __version__
 from ccx.api.http import Request, Response
-from ccx.ingest.schemas import DIALECT, SCHEMAS
+from ccx.api.openapi import openapi_document, operation
 from ccx.telemetry.metrics import exposition
 
 if TYPE_CHECKING:
     from ccx.api.app import App
-
-
-def openapi_document(app: App) -> dict[str, Any]:
-    """OpenAPI 3.1 document of every registered route."""
-    paths: dict[str, dict[str, Any]] = {}
-    for route in app.router.routes:
-        op: dict[str, Any] = {
-            "operationId": route.name,
-            "responses": {"200": {"description": "OK"}},
-        }
-        paths.setdefault(route.template, {})[route.method.lower()] = op
-    schemas = {
-        name: {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-        for name, schema in SCHEMAS.items()
-    }
-    return {
-        "openapi": "3.1.0",
-        "jsonSchemaDialect": DIALECT,
-        "info": {"title": "ccx", "version": __version__},
-        "paths": paths,
-        "components": {"schemas": schemas},
-    }
 
 
 def _docs_html(doc: dict[str, Any]) -> str:
@@ -79,8 +57,14 @@ def register_system_routes(app: App) -> None:
     async def docs(_: Request) -> Response:
         return Response.text(200, _docs_html(openapi_document(app)), "text/html; charset=utf-8")
 
-    app.router.add("GET", "/healthz", healthz, "healthz")
-    app.router.add("GET", "/readyz", readyz, "readyz")
-    app.router.add("GET", "/metrics", metrics, "metrics")
-    app.router.add("GET", "/openapi.json", openapi, "openapi")
-    app.router.add("GET", "/docs", docs, "docs")
+    add = app.router.add
+    add("GET", "/healthz", healthz, "healthz", doc=operation("Liveness"))
+    ready_doc = operation("Readiness: MongoDB, Redis and RabbitMQ", ok={200: "Any", 503: "Any"})
+    add("GET", "/readyz", readyz, "readyz", doc=ready_doc)
+    metrics_doc = operation("Prometheus metrics", ok={200: None})
+    metrics_doc["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    add("GET", "/metrics", metrics, "metrics", doc=metrics_doc)
+    add("GET", "/openapi.json", openapi, "openapi", doc=operation("This document"))
+    docs_doc = operation("Rendered API reference", ok={200: None})
+    docs_doc["responses"]["200"]["content"] = {"text/html": {"schema": {"type": "string"}}}
+    add("GET", "/docs", docs, "docs", doc=docs_doc)

@@ -60,12 +60,16 @@ StoreFactory = Callable[[str], MessageRepository]
 
 @dataclass(frozen=True, slots=True)
 class AcceptItem:
-    """One validated message request of a tenant. `idempotency_key` defaults to the body's."""
+    """One validated message request of a tenant. `idempotency_key` defaults to the body's;
+    `priority` and `sender` are what ingest resolved (template category, default sender) and
+    override the body's. The idempotency fingerprint covers `request` only."""
 
     tenant: str
     request: Mapping[str, Any]
     idempotency_key: str | None = None
     traceparent: str | None = None
+    priority: str | None = None
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +98,14 @@ def build_message(item: AcceptItem, traceparent: str | None) -> Message:
     """The new message document for a request (ValueError on a bad tenant or priority)."""
     tenant_db(item.tenant)
     request = item.request
-    priority = str(Tier(request.get("priority") or Tier.DEFAULT))
+    priority = str(Tier(request.get("priority") or item.priority or Tier.DEFAULT))
     context = TraceContext.parse(traceparent)
     return Message(
         id=new_message_id(),
         to=request["to"],
         type=request["type"],
         created_at=now_ms(),
-        sender=request.get("from"),
+        sender=item.sender or request.get("from"),
         template=request.get("template"),
         text=request.get("text"),
         priority=priority,
@@ -403,8 +407,9 @@ async def mark_queued_with_events(
     confirmed: set[str],
 ) -> None:
     """accepted → queued for the confirmed ids (one update_many per tenant), then the events:
-    seq 1 `accepted` for every message and seq 2 `queued` for the
-    confirmed. Events are keyed by (message_id, seq), so the relay repeating them is harmless.
+    seq 1 `accepted` for every message and seq 2 `queued` for those that moved (not the ones
+    a cancel or a worker's claim changed first). Events are keyed by (message_id, seq), so the
+    relay repeating them is harmless.
     Failures are logged: the message is durable and the relay repairs its state."""
     by_tenant: dict[str, list[Message]] = {}
     for tenant, message in messages:
@@ -415,12 +420,12 @@ async def mark_queued_with_events(
         ids = [m.id for m in items if m.id in confirmed]
         events: list[Document] = []
         try:
-            await repo.mark_queued(ids, at)
+            moved = set(await repo.mark_queued(ids, at))
             for m in items:
                 events.append(
                     event(m.id, 1, None, Status.ACCEPTED, m.created_at, m.trace_id, tenant=tenant)
                 )
-                if m.id in confirmed:
+                if m.id in moved:
                     events.append(
                         event(
                             m.id, 2, Status.ACCEPTED, Status.QUEUED, at, m.trace_id, tenant=tenant

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from ccx.store.templates import STATUSES as TEMPLATE_STATUSES
+
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 PHONE = {"type": "string", "pattern": r"^\+?[1-9][0-9]{6,14}$", "description": "E.164 number"}
@@ -117,10 +119,61 @@ MESSAGE_BATCH: dict[str, Any] = {
     },
 }
 
+TEMPLATE: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/template.json",
+    "title": "TemplateRequest",
+    "description": "A template as Meta's template-management API describes it, plus its status "
+    "(default APPROVED). Other members of Meta's JSON (id, quality_score, ...) are kept.",
+    "type": "object",
+    "required": ["name", "language", "category", "components"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
+        "language": {"type": "string", "pattern": "^[a-z]{2,3}(_[A-Z]{2})?$"},
+        "category": {"enum": ["AUTHENTICATION", "MARKETING", "UTILITY"]},
+        "parameter_format": {"enum": ["POSITIONAL", "NAMED"]},
+        "status": {"enum": list(TEMPLATE_STATUSES)},
+        "components": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 20,
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"enum": ["HEADER", "BODY", "FOOTER", "BUTTONS"]}},
+            },
+        },
+    },
+}
+
+SENDER: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/sender.json",
+    "title": "SenderRequest",
+    "description": "PUT /v1/senders/{phone_number_id}: omitted fields keep their stored values; "
+    "a new sender needs waba_id and access_token.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "waba_id": {"type": "string", "pattern": "^[0-9]{1,32}$"},
+        "access_token": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4096,
+            "description": "Meta access token; stored encrypted, never returned.",
+        },
+        "throughput": {"enum": [20, 80, 1000], "description": "Messages per second (tier)."},
+        "is_default": {"type": "boolean"},
+        "display_name": {"type": "string", "maxLength": 128, "description": "Empty clears it."},
+    },
+}
+
 #: Every request schema by name, as exposed under `components.schemas` in OpenAPI.
 SCHEMAS: dict[str, dict[str, Any]] = {
     "MessageRequest": MESSAGE,
     "MessageBatchRequest": MESSAGE_BATCH,
+    "TemplateRequest": TEMPLATE,
+    "SenderRequest": SENDER,
 }
 
 METADATA_MAX_BYTES = 4096

@@ -75,11 +75,24 @@ class Message:
     trace_id: str | None = None
     updated_at: datetime | None = None
     attempt: int = 0
+    #: Sequence number of the last transition event (1 = `accepted`); every state change
+    #: increments it atomically with the change, which numbers its event.
+    seq: int = 1
     fence: int = 0
     lease: dict[str, Any] | None = None
     wamid: str | None = None
     queued_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _opaque(value: dict[str, Any] | None) -> str | None:
+    # Client-shaped JSON (any keys: "$x", "a.b", "") is kept as JSON text: BSON servers
+    # restrict field names (FerretDB v1 refuses some), and nothing queries inside it.
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _unopaque(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def to_document(message: Message) -> Document:
@@ -93,13 +106,14 @@ def to_document(message: Message) -> Document:
         "to": message.to,
         "from": message.sender,
         "type": message.type,
-        "template": message.template,
+        "template": _opaque(message.template),
         "text": message.text,
         "priority": message.priority,
-        "metadata": message.metadata,
+        "metadata": _opaque(message.metadata),
         "on_ambiguous": message.on_ambiguous,
         "idempotency_key": message.idempotency_key,
         "attempt": message.attempt,
+        "seq": message.seq,
         "fence": message.fence,
         "lease": message.lease,
         "wamid": message.wamid,
@@ -126,13 +140,14 @@ def from_document(doc: Document) -> Message:
         to=doc["to"],
         sender=doc.get("from"),
         type=doc["type"],
-        template=doc.get("template"),
+        template=_unopaque(doc.get("template")),
         text=doc.get("text"),
         priority=doc.get("priority", "default"),
-        metadata=doc.get("metadata"),
+        metadata=_unopaque(doc.get("metadata")),
         on_ambiguous=doc.get("on_ambiguous", "hold"),
         idempotency_key=doc.get("idempotency_key"),
         attempt=doc.get("attempt", 0),
+        seq=doc.get("seq", 1),
         fence=doc.get("fence", 0),
         lease=doc.get("lease"),
         wamid=doc.get("wamid"),
@@ -243,20 +258,59 @@ class MessageRepository:
         found = self.messages.find({"_id": {"$in": ids}})
         return {doc["_id"]: from_document(doc) async for doc in found}
 
-    async def mark_queued(self, message_ids: Sequence[str], now: datetime | None = None) -> int:
+    async def mark_queued(
+        self, message_ids: Sequence[str], now: datetime | None = None
+    ) -> list[str]:
         """accepted → queued for these ids (one update_many per `update_chunk` ids; other
-        states are left alone). Returns how many moved."""
+        states are left alone, `seq` goes 1 → 2). Returns the ids that moved: when fewer moved
+        than asked (a cancel or a worker's claim got there first), one read finds which."""
         at = utc_ms(now or datetime.now(UTC))
-        moved = 0
+        moved: list[str] = []
         for start in range(0, len(message_ids), self.update_chunk):
             chunk = list(message_ids[start : start + self.update_chunk])
             with pymongo.timeout(self.bulk_timeout_s):
                 result = await self.messages.update_many(
                     {"_id": {"$in": chunk}, "status": str(Status.ACCEPTED)},
-                    {"$set": {"status": str(Status.QUEUED), "queued_at": at, "updated_at": at}},
+                    {
+                        "$set": {"status": str(Status.QUEUED), "queued_at": at, "updated_at": at},
+                        "$inc": {"seq": 1},
+                    },
                 )
-            moved += int(result.modified_count)
+                if result.modified_count == len(chunk):
+                    moved += chunk
+                elif result.modified_count:
+                    found = self.messages.find(
+                        {"_id": {"$in": chunk}, "status": str(Status.QUEUED), "queued_at": at},
+                        {"_id": 1},
+                    )
+                    moved += [doc["_id"] async for doc in found]
         return moved
+
+    async def transition(
+        self,
+        message_id: str,
+        from_states: Sequence[Status],
+        to_state: Status,
+        trace_id: str | None = None,
+        **fields: Any,
+    ) -> Message | None:
+        """Move one message from any of `from_states` to `to_state` atomically (the state
+        check and the `seq` increment are one update) and record the event. Returns the
+        updated message, or None when it was not in one of `from_states` (or does not exist)."""
+        at = now_ms()
+        doc = await self.messages.find_one_and_update(
+            {"_id": message_id, "status": {"$in": [str(s) for s in from_states]}},
+            {"$set": {"status": str(to_state), "updated_at": at, **fields}, "$inc": {"seq": 1}},
+            return_document=pymongo.ReturnDocument.BEFORE,
+        )
+        if doc is None:
+            return None
+        before = from_document(doc)
+        await self.append_event(
+            message_id, before.seq + 1, str(before.status), str(to_state), at, trace_id
+        )
+        doc.update(fields, status=str(to_state), updated_at=at, seq=before.seq + 1)
+        return from_document(doc)
 
     async def find_unqueued(self, older_than: datetime, limit: int = 500) -> list[Message]:
         """Messages still `accepted` that were created before `older_than`, oldest first."""

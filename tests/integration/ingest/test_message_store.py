@@ -62,8 +62,8 @@ async def test_insert_get_list_queue_and_events(
     expected = sorted(everything, key=lambda m: (m.created_at, m.id), reverse=True)
     assert seen == [m.id for m in expected]
 
-    assert await repo.mark_queued([m.id for m in messages[:4]]) == 4
-    assert await repo.mark_queued([m.id for m in messages[:4]]) == 0  # only from accepted
+    assert await repo.mark_queued([m.id for m in messages[:4]]) == [m.id for m in messages[:4]]
+    assert await repo.mark_queued([m.id for m in messages[:4]]) == []  # only from accepted
     queued, _ = await repo.list(status=Status.QUEUED)
     assert {m.id for m in queued} == {m.id for m in messages[:4]}
     assert all(m.queued_at is not None for m in queued)

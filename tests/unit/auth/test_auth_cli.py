@@ -83,6 +83,7 @@ def test_token_issue_without_a_signing_key(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CCX_AUTH_ACTIVE_KID", "")
+    monkeypatch.setenv("CCX_AUTH_USE_KEY_STORE", "false")  # a local store may hold a key
     assert token_main(["issue", "--tenant", "acme", "--scope", "admin"]) == 1
     gc.collect()
     assert "no active signing key" in capsys.readouterr().err

@@ -1,0 +1,150 @@
+"""/v1/senders: the tenant's WhatsApp sender numbers (scope `admin`). Tokens are write-only."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pymongo.errors import PyMongoError
+
+from ccx._native import CompiledSchema, ValidationError
+from ccx.api.guard import unavailable
+from ccx.api.http import ProblemError, Request, Response, bad_request, invalid, not_found
+from ccx.api.openapi import operation, path_param
+from ccx.auth import Scope
+from ccx.ingest.schemas import SENDER, schema_bytes
+from ccx.store.senders import PHONE_NUMBER_ID, MissingFields, Sender
+
+if TYPE_CHECKING:
+    from ccx.api.app import App
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = CompiledSchema(schema_bytes(SENDER))
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sender_json(sender: Sender) -> dict[str, Any]:
+    """The public representation (`has_token`, never the token)."""
+    return {
+        "phone_number_id": sender.phone_number_id,
+        "waba_id": sender.waba_id,
+        "throughput": sender.throughput,
+        "is_default": sender.is_default,
+        "display_name": sender.display_name,
+        "has_token": sender.has_token,
+        "created_at": _timestamp(sender.created_at),
+        "updated_at": _timestamp(sender.updated_at),
+    }
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = _SCHEMA.validate(request.body)
+    except ValidationError as exc:
+        errors = exc.errors
+        if len(errors) == 1 and errors[0][0] == "" and errors[0][1].startswith("invalid JSON"):
+            raise bad_request(errors[0][1]) from None
+        raise invalid(errors) from None
+    return body
+
+
+def _phone_number_id(request: Request) -> str:
+    value = request.path_params["phone_number_id"]
+    if not PHONE_NUMBER_ID.match(value):
+        raise not_found("A phone_number_id is 1 to 32 digits.")
+    return value
+
+
+@contextlib.contextmanager
+def _store() -> Iterator[None]:
+    """MongoDB failures become 503 (the type only is logged: errors may quote documents)."""
+    try:
+        yield
+    except PyMongoError as exc:
+        log.warning("sender store unavailable: %s", type(exc).__name__)
+        raise unavailable("mongodb") from None
+
+
+def register_sender_routes(app: App) -> None:
+    """Register PUT/GET/DELETE /v1/senders/{phone_number_id} and GET /v1/senders."""
+
+    async def put(request: Request) -> Response:
+        principal = await app.guard(request, Scope.ADMIN)
+        phone_number_id = _phone_number_id(request)
+        body = _body(request)
+        repo = app.services.senders.repository(principal.tenant)
+        try:
+            with _store():
+                sender, created = await repo.put(phone_number_id, **body)
+        except MissingFields as exc:
+            raise invalid(
+                [(f"/{name}", "required when registering a new sender") for name in exc.names]
+            ) from None
+        except LookupError:
+            raise ProblemError(
+                409, "Conflict", "The sender was deleted while being written; retry."
+            ) from None
+        finally:
+            app.services.senders.invalidate(principal.tenant)
+        if created:
+            location = [("location", f"/v1/senders/{phone_number_id}")]
+            return Response.json(201, sender_json(sender), location)
+        return Response.json(200, sender_json(sender))
+
+    async def list_senders(request: Request) -> Response:
+        principal = await app.guard(request, Scope.ADMIN)
+        with _store():
+            senders = await app.services.senders.repository(principal.tenant).list()
+        return Response.json(200, {"data": [sender_json(s) for s in senders]})
+
+    async def get(request: Request) -> Response:
+        principal = await app.guard(request, Scope.ADMIN)
+        phone_number_id = _phone_number_id(request)
+        with _store():
+            sender = await app.services.senders.repository(principal.tenant).get(phone_number_id)
+        if sender is None:
+            raise not_found(f"No sender {phone_number_id}.")
+        return Response.json(200, sender_json(sender))
+
+    async def delete(request: Request) -> Response:
+        principal = await app.guard(request, Scope.ADMIN)
+        phone_number_id = _phone_number_id(request)
+        repo = app.services.senders.repository(principal.tenant)
+        try:
+            with _store():
+                deleted = await repo.delete(phone_number_id)
+        finally:
+            app.services.senders.invalidate(principal.tenant)
+        if not deleted:
+            raise not_found(f"No sender {phone_number_id}.")
+        return Response(204)
+
+    path = "/v1/senders/{phone_number_id}"
+    admin = [str(Scope.ADMIN)]
+    number = [path_param("phone_number_id", "^[0-9]{1,32}$")]
+    put_doc = operation(
+        "Register or update a sender number",
+        scopes=admin,
+        body="SenderRequest",
+        ok={200: "Sender", 201: "Sender"},
+        errors=(404, 409),
+        params=number,
+    )
+    app.router.add("PUT", path, put, "senders.put", doc=put_doc)
+    list_doc = operation("The tenant's sender numbers", scopes=admin, ok={200: "SenderList"})
+    app.router.add("GET", "/v1/senders", list_senders, "senders.list", doc=list_doc)
+    get_doc = operation(
+        "One sender number", scopes=admin, ok={200: "Sender"}, errors=(404,), params=number
+    )
+    app.router.add("GET", path, get, "senders.get", doc=get_doc)
+    delete_doc = operation(
+        "Remove a sender number", scopes=admin, ok={204: None}, errors=(404,), params=number
+    )
+    app.router.add("DELETE", path, delete, "senders.delete", doc=delete_doc)
