@@ -8,12 +8,14 @@ Targets:
   ready on /healthz.
 
 Both get the same generated HS256 signing key through `CCX_AUTH_KEYS` (the key store is off),
-so `ccx token issue` signs a token both accept.
+so `ccx token issue` signs a token both accept, and ccx a generated data key
+(`CCX_SECURITY_DATA_KEYS`) for the bench sender's access token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import signal
@@ -45,14 +47,21 @@ class SetupError(Exception):
 
 
 def bench_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of every bench process: a fresh HS256 key, the key store off."""
+    """The environment of every bench process: a fresh HS256 signing key (the key store
+    off) and a fresh data key."""
     env = dict(os.environ if base is None else base)
     kid = "bench-" + secrets.token_hex(4)
     keys = [{"kid": kid, "alg": "HS256", "secret": secrets.token_hex(32)}]
     env["CCX_AUTH_KEYS"] = orjson.dumps(keys).decode()
     env["CCX_AUTH_ACTIVE_KID"] = kid
     env["CCX_AUTH_USE_KEY_STORE"] = "false"
+    # The data key that encrypts the sender's access token (else a key file under var/).
+    env["CCX_SECURITY_DATA_KEYS"] = "bench:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    env["CCX_SECURITY_ACTIVE_DATA_KEY"] = "bench"
     env.setdefault("CCX_LOG_LEVEL", "WARNING")
+    # A platform database of its own: the bench server's outbox relay then scans the bench
+    # tenants only, not every tenant other work left in the shared MongoDB.
+    env.setdefault("CCX_MONGO_PLATFORM_DB", "ccx_bench")
     return env
 
 

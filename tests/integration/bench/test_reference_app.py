@@ -16,35 +16,31 @@ from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
 from ccx.bench import stack
-from ccx.config import Settings
+from ccx.config import load_settings
 from ccx.queue.names import Tier, tier_queue
 from ccx.store.mongo import Document
-from ccx.store.names import MESSAGES, PLATFORM_TENANTS, tenant_db
+from ccx.store.names import MESSAGES, tenant_db
 
 
 @pytest_asyncio.fixture
 async def tenant(
-    settings: Settings, mongo: AsyncMongoClient[Document], rabbit: AbstractRobustConnection
-) -> AsyncIterator[str]:
+    mongo: AsyncMongoClient[Document], rabbit: AbstractRobustConnection
+) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """A tenant id and the bench environment (its own platform database); removed after."""
     tid = f"it_bench_{os.getpid()}_{time.monotonic_ns() % 10**6}"
-    yield tid
-    await mongo.drop_database(tenant_db(tid))
-    await mongo[settings.mongo.platform_db][PLATFORM_TENANTS].delete_one({"_id": tid})
-    channel = await rabbit.channel()
-    for tier in Tier:
-        queue = await channel.get_queue(tier_queue(tid, tier), ensure=False)
-        await queue.delete(if_unused=False, if_empty=False)
-    await channel.close()
+    env = stack.bench_env()
+    yield tid, env
+    await stack.drop_tenant(load_settings(env=env), tid)
 
 
 async def test_one_message_is_stored_and_queued(
-    tenant: str,
+    tenant: tuple[str, dict[str, str]],
     mongo: AsyncMongoClient[Document],
     rabbit: AbstractRobustConnection,
     tmp_path: Path,
 ) -> None:
-    env = stack.bench_env()
-    setup = await asyncio.to_thread(stack.prepare_tenant, tenant, env)
+    tid, env = tenant
+    setup = await asyncio.to_thread(stack.prepare_tenant, tid, env)
     server = await asyncio.to_thread(stack.start_server, "reference", 1, env, tmp_path)
     try:
         body = {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "priority": "high"}
@@ -78,21 +74,21 @@ async def test_one_message_is_stored_and_queued(
     assert invalid.headers["content-type"] == "application/problem+json"
     assert unauthorized.status_code == 401
 
-    stored = await mongo[tenant_db(tenant)][MESSAGES].find_one({"_id": accepted["id"]})
+    stored = await mongo[tenant_db(tid)][MESSAGES].find_one({"_id": accepted["id"]})
     assert stored is not None
     assert stored["to"] == "+5511999998888"
     assert stored["priority"] == "high"
     assert stored["idempotency_key"] == "k-1"
-    assert await mongo[tenant_db(tenant)][MESSAGES].count_documents({}) == 1
+    assert await mongo[tenant_db(tid)][MESSAGES].count_documents({}) == 1
 
     channel = await rabbit.channel()
-    queue = await channel.get_queue(tier_queue(tenant, Tier.HIGH))
+    queue = await channel.get_queue(tier_queue(tid, Tier.HIGH))
     delivered = await queue.get(timeout=5, fail=True)
     assert delivered is not None
     await delivered.ack()
     envelope = orjson.loads(delivered.body)
     assert envelope["message_id"] == accepted["id"]
-    assert envelope["tenant"] == tenant
+    assert envelope["tenant"] == tid
     assert envelope["kind"] == "dispatch"
     assert await queue.get(timeout=5, fail=False) is None
     await channel.close()
