@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup venv build services services-stop services-status lint lint-python lint-rust \
-        stubtest test test-rust test-python test-unit test-integration bench up
+        stubtest test test-rust test-python test-unit test-integration bench bench-ingest oha up
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -67,3 +67,9 @@ up: setup services ## THE main job for now: install, start the local services, r
 
 bench: venv ## native hot paths vs pure Python (table); see `ccx bench --help`
 	$(PY) -m ccx.cli bench native
+
+oha: ## install oha (pinned, from crates.io) into .bin/oha for the ingest benchmark
+	scripts/install-oha.sh
+
+bench-ingest: venv oha ## `ccx bench ingest`: open-loop POST /v1/messages, ccx vs a FastAPI reference
+	$(PY) -m ccx.cli bench ingest

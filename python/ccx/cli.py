@@ -18,7 +18,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "serve": ("ccx.api.serve", "serve the HTTP API (granian, RSGI)"),
     "services": ("ccx.devservices", "install, start, stop and check the local services"),
     "sandbox": ("ccx.sandbox.cli", "run the Meta Cloud API simulator"),
-    "bench": ("ccx.bench.cli", "benchmarks: native (more to come)"),
+    "bench": ("ccx.bench.cli", "benchmarks: native hot paths, ingest load"),
     "tenant": ("ccx.admin.cli:tenant_main", "create and list tenants"),
     "token": ("ccx.auth.cli:token_main", "issue API tokens (JWT)"),
     "keys": ("ccx.auth.cli:keys_main", "rotate, list and purge token signing keys"),

@@ -96,6 +96,16 @@ def run_native(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_ingest(args: argparse.Namespace) -> int:
+    from ccx.bench import ingest
+
+    try:
+        checkout: Path | None = find_checkout()
+    except SystemExit:
+        checkout = None
+    return ingest.main(args, checkout)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ccx bench", description=__doc__)
     sub = parser.add_subparsers(dest="which", required=True)
@@ -111,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         help="fail when a path's headline ratio is below this (regression guard, e.g. 1.0)",
     )
     native.set_defaults(func=run_native)
+    from ccx.bench import ingest
+
+    load = sub.add_parser("ingest", help="open-loop load on POST /v1/messages: ccx vs reference")
+    ingest.add_arguments(load)
+    load.set_defaults(func=run_ingest)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
