@@ -133,7 +133,9 @@ class IngestSettings:
         10.0, "A message still `accepted` this long after creation is republished by the relay."
     )
     relay_interval_s: float = setting(5.0, "Pause between relay passes, in seconds.")
-    relay_batch: int = setting(500, "Most messages one relay pass republishes per tenant.")
+    relay_batch: int = setting(
+        100, "Most outbox records (group commits) one relay pass republishes per tenant."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,7 +232,7 @@ class MessageRoutes:
             message = await repo.get(message_id) if is_message_id(message_id) else None
             if message is None:
                 raise _missing(message_id)
-            events = await repo.list_events(message_id)
+            events = await repo.history(message)
         except ProblemError:
             raise
         except Exception as exc:

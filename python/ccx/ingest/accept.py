@@ -1,5 +1,5 @@
 """Group commit of accepted messages: for every request that arrives inside the window, one
-Redis pipeline, one outbox insert and one message insert per tenant, then one confirmed
+Redis pipeline, one outbox record and one message insert per tenant, then one confirmed
 publish batch (ARCHITECTURE §4 "never send twice", §8).
 
 The rules, in order:
@@ -9,16 +9,17 @@ The rules, in order:
 - MongoDB failing (idempotency records, outbox markers or the message insert) →
   `DependencyUnavailable("mongodb")`; the keys taken in Redis are given back. No 202 without
   the durable write.
-- The message is written in state `queued` (seq 2) with an outbox marker written just before
-  it: the marker says "not published yet". The 202 answers `accepted` as soon as both are
-  durable. Every write here is an insert: FerretDB v1 pays a full collection scan for each
-  updated document, so no state field is flipped on the accept path.
+- The messages are written in state `queued` (seq 2; `accepted` and `queued` are implied by
+  the document, see `store.messages.implied_events`) after one outbox record per tenant and
+  batch that says "these ids are not published yet". The 202 answers `accepted` once both are
+  durable. One document per message and no update: FerretDB v1 pays a full collection scan for
+  each updated document and CPU for each written one.
 - The publish failing *after* the insert → the message is durable and its marker stays, so the
   request still gets its 202; the relay (`ccx.ingest.relay`) publishes it later. A 503 there
   would make the client retry and could create a second message when it retries without an
   idempotency key, which is worse than a delay.
-- Confirmed publishes remove their markers (one delete per tenant), then the transitions
-  `accepted` (seq 1) and `queued` (seq 2) are appended as events.
+- A batch whose publishes are all confirmed has its outbox record removed (one delete per
+  tenant); otherwise the record stays and the relay republishes its ids.
 
 One flush runs at a time: requests arriving during a flush form the next batch, so the batch
 size follows the load and an idle server answers after a single `window_ms`. Publishing and
@@ -52,7 +53,7 @@ from ccx.ingest.idempotency import (
 )
 from ccx.queue.names import Tier
 from ccx.queue.publisher import Dispatch, Publisher
-from ccx.store.messages import Message, MessageRepository, Status, event, now_ms
+from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.telemetry.tracing import TraceContext, current_trace
@@ -96,6 +97,7 @@ class _Pending:
     future: asyncio.Future[Accepted]
     reservation: Reservation | None = None
     followers: list[_Pending] = field(default_factory=list)
+    outbox_id: str = ""
 
 
 def build_message(item: AcceptItem, traceparent: str | None) -> Message:
@@ -335,9 +337,11 @@ class GroupCommitter:
             error: DependencyUnavailable | None = None
             written: set[str] = set()
             try:
-                marked = await repo.add_outbox([p.message for p in items])
-                ready = [p.message for p in items if p.message.id in set(marked.inserted)]
-                outcome = await repo.insert_many(ready)
+                batch_id = new_batch_id()
+                await repo.add_outbox(batch_id, [p.message for p in items])
+                for pending in items:
+                    pending.outbox_id = batch_id
+                outcome = await repo.insert_many([p.message for p in items])
                 written = set(outcome.inserted)
                 if len(written) < len(items):
                     error = DependencyUnavailable("mongodb", 1, "insert failed")
@@ -355,16 +359,13 @@ class GroupCommitter:
         return inserted
 
     async def _release(self, tenant: str, failed: list[_Pending]) -> None:
-        """Give back the keys and markers of messages that were not written (best effort:
-        with MongoDB down, the relay removes orphan markers and idempotency sees orphans)."""
+        """Give back the keys of messages that were not written (best effort: with MongoDB
+        down, idempotency finds the orphans later; the relay drops orphan outbox ids)."""
+        del tenant
         try:
             await self.idempotency.release([p.reservation for p in failed if p.reservation])
         except Exception as exc:
             log.warning("could not release idempotency keys: %r", exc)
-        try:
-            await self.store_factory(tenant).remove_outbox([p.message.id for p in failed])
-        except Exception as exc:
-            log.warning("could not remove outbox markers: %r", exc)
 
     async def _publish_and_queue(self, inserted: list[_Pending]) -> None:
         dispatches = [
@@ -385,7 +386,7 @@ class GroupCommitter:
             )
         await record_published(
             self.store_factory,
-            [(p.item.tenant, p.message) for p in inserted],
+            [(p.item.tenant, p.outbox_id, p.message.id) for p in inserted],
             {p.message.id for p in confirmed},
         )
 
@@ -418,32 +419,26 @@ def _replayed(reservation: Reservation) -> Accepted:
     return Accepted(reservation.message_id, reservation.status, reservation.created_at, True)
 
 
+def new_batch_id() -> str:
+    """Id of one group commit's outbox record (sortable like message ids)."""
+    return "ob_" + new_message_id()[4:]
+
+
 async def record_published(
     store_factory: StoreFactory,
-    messages: Sequence[tuple[str, Message]],
+    written: Sequence[tuple[str, str, str]],
     confirmed: set[str],
 ) -> None:
-    """Remove the outbox markers of the confirmed messages (one delete per tenant), then
-    append seq 1 `accepted` and seq 2 `queued` for every message. Events are keyed by
-    (message_id, seq), so the relay repeating them is harmless. Failures are logged: the
-    message is durable and a marker left behind only makes the relay publish it again."""
-    by_tenant: dict[str, list[Message]] = {}
-    for tenant, message in messages:
-        by_tenant.setdefault(tenant, []).append(message)
-    for tenant, items in by_tenant.items():
-        repo = store_factory(tenant)
+    """Remove the outbox record of every batch whose written messages (tenant, batch id,
+    message id) were all confirmed (one delete per tenant). Failures are logged: a record left
+    behind only makes the relay publish its messages again, which the claim makes harmless."""
+    batches: dict[str, dict[str, bool]] = {}
+    for tenant, batch_id, message_id in written:
+        done = batches.setdefault(tenant, {})
+        done[batch_id] = done.get(batch_id, True) and message_id in confirmed
+    for tenant, done in batches.items():
         try:
-            await repo.remove_outbox([m.id for m in items if m.id in confirmed])
-            events: list[Document] = []
-            for m in items:
-                at = m.created_at
-                events.append(event(m.id, 1, None, Status.ACCEPTED, at, m.trace_id, tenant=tenant))
-                events.append(
-                    event(m.id, 2, Status.ACCEPTED, Status.QUEUED, at, m.trace_id, tenant=tenant)
-                )
-            await repo.append_events(events)
+            await store_factory(tenant).remove_outbox([b for b, ok in done.items() if ok])
         except Exception as exc:
             metrics.dependency_errors_total.labels("mongodb").inc()
-            log.warning(
-                "recording %d published messages failed for %s: %r", len(items), tenant, exc
-            )
+            log.warning("removing outbox records failed for %s: %r", tenant, exc)

@@ -1,7 +1,8 @@
-"""The outbox relay: publishes messages whose outbox marker outlived `after_s` (the publish
-after the durable write failed, the broker was out, the process died) and removes the marker
-(ARCHITECTURE §4). A marker whose message never got written (the insert failed after it) is
-an orphan and is removed; so is the marker of a message that left `queued` (cancelled).
+"""The outbox relay: republishes the messages of outbox records older than `after_s` (the
+publish after the durable write failed, the broker was out, the process died) and removes the
+record once every one is confirmed (ARCHITECTURE §4). Ids whose message was never written (the
+insert failed after the record) and messages that left `queued` (cancelled, already being
+dispatched) are skipped.
 
 A message can be published twice (the relay and a slow committer racing, or a lost confirm);
 that is safe because the worker's claim is one atomic state change that only one delivery wins.
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from ccx.ingest import metrics
-from ccx.ingest.accept import StoreFactory, record_published
+from ccx.ingest.accept import StoreFactory
 from ccx.ingest.idempotency import purge_expired
 from ccx.queue.publisher import Dispatch, Publisher
 from ccx.store.messages import Message, Status, now_ms
@@ -43,7 +44,7 @@ class Relay:
         store_factory: StoreFactory,
         publisher: Publisher,
         after_s: float = 10.0,
-        batch: int = 500,
+        batch: int = 100,
     ) -> None:
         self.tenants = tenants
         self.store_factory = store_factory
@@ -70,27 +71,24 @@ class Relay:
 
     async def _relay_tenant(self, tenant: str, now: datetime) -> int:
         repo = self.store_factory(tenant)
-        stale = await repo.outbox_stale(now - self.after, self.batch)
-        if not stale:
-            return 0
-        found = await asyncio.gather(*(repo.get(entry["_id"]) for entry in stale))
-        pending = [m for m in found if m is not None and m.status is Status.QUEUED]
-        done = [e["_id"] for e, m in zip(stale, found, strict=True) if m not in pending]
-        await repo.remove_outbox(done)  # orphans, and messages that moved on
-        if not pending:
-            return 0
-        results = await self.publisher.publish_batch(
-            [Dispatch(m.id, tenant, m.priority, _traceparent(m), m.attempt) for m in pending]
-        )
-        confirmed = {m.id for m, ok in zip(pending, results, strict=True) if ok is True}
-        if len(confirmed) < len(pending):
-            metrics.dependency_errors_total.labels("rabbitmq").inc()
-            log.warning(
-                "relay: %d of %d publishes failed", len(pending) - len(confirmed), len(pending)
+        total = 0
+        for record in await repo.outbox_stale(now - self.after, self.batch):
+            found = await asyncio.gather(*(repo.get(i) for i in record["ids"]))
+            pending = [m for m in found if m is not None and m.status is Status.QUEUED]
+            results = await self.publisher.publish_batch(
+                [Dispatch(m.id, tenant, m.priority, _traceparent(m), m.attempt) for m in pending]
             )
-        await record_published(self.store_factory, [(tenant, m) for m in pending], confirmed)
-        metrics.relayed_total.labels(tenant).inc(len(confirmed))
-        return len(confirmed)
+            confirmed = sum(1 for ok in results if ok is True)
+            if confirmed < len(pending):
+                metrics.dependency_errors_total.labels("rabbitmq").inc()
+                log.warning(
+                    "relay: %d of %d publishes failed", len(pending) - confirmed, len(pending)
+                )
+                continue  # the record stays: next pass
+            await repo.remove_outbox([record["_id"]])
+            metrics.relayed_total.labels(tenant).inc(confirmed)
+            total += confirmed
+        return total
 
     async def run_forever(self, interval_s: float = 5.0, stop: asyncio.Event | None = None) -> None:
         """Run a pass every `interval_s` until `stop` is set (or the task is cancelled)."""

@@ -1,9 +1,10 @@
 """The `messages`, `events` and `outbox` collections of a tenant database (ARCHITECTURE §4, §6).
 
-The accept path writes only inserts: a per-document update costs FerretDB v1 a scan of the
-whole collection (measured: 100 ms per `update_one` by `_id` at 20,000 documents), so the
-"not yet published" state lives in the small `outbox` collection instead of a field that would
-have to be updated on every message.
+The accept path writes one document per message and nothing else per message: a per-document
+update costs FerretDB v1 a scan of the whole collection (measured: 100 ms per `update_one` by
+`_id` at 20,000 documents) and every document costs it CPU, so "not yet published" is one small
+record per group commit in `outbox`, and the first two transitions are implied by the message
+document (`implied_events`).
 
 Every message crosses the store boundary through `to_document` / `from_document` only, so
 encrypting the PII fields (recipient, template variables, text body) slots in there later.
@@ -258,23 +259,23 @@ class MessageRepository:
         found = self.messages.find({"_id": {"$in": ids}})
         return {doc["_id"]: from_document(doc) async for doc in found}
 
-    async def add_outbox(self, messages: Sequence[Message]) -> InsertOutcome:
-        """Mark messages as not yet published (one unordered insert). Written *before* the
-        messages: a marker without its message is an orphan the relay removes; a message
-        without its marker would never be published."""
-        return await insert_unordered(self.outbox, [outbox_entry(m) for m in messages])
+    async def add_outbox(self, batch_id: str, messages: Sequence[Message]) -> None:
+        """Record one batch of messages as not yet published (one small document, written
+        *before* the messages: a record whose messages never got written is an orphan the relay
+        drops; a message without its record could never be republished)."""
+        await self.outbox.insert_one(outbox_record(batch_id, messages))
 
-    async def remove_outbox(self, message_ids: Sequence[str]) -> int:
-        """Forget the markers of published messages; returns how many were removed."""
-        if not message_ids:
+    async def remove_outbox(self, batch_ids: Sequence[str]) -> int:
+        """Forget batches whose messages are all published; returns how many were removed."""
+        if not batch_ids:
             return 0
         with pymongo.timeout(self.bulk_timeout_s):
-            result = await self.outbox.delete_many({"_id": {"$in": list(message_ids)}})
+            result = await self.outbox.delete_many({"_id": {"$in": list(batch_ids)}})
         return int(result.deleted_count)
 
-    async def outbox_stale(self, older_than: datetime, limit: int = 500) -> list[Document]:
-        """Markers created before `older_than`, oldest first (the outbox stays small: only
-        messages whose publish has not been confirmed yet)."""
+    async def outbox_stale(self, older_than: datetime, limit: int = 100) -> list[Document]:
+        """Batch records created before `older_than`, oldest first (the collection stays small:
+        only batches whose publish has not been confirmed)."""
         found = self.outbox.find({"created_at": {"$lt": utc_ms(older_than)}}).sort(
             [("created_at", ASCENDING), ("_id", ASCENDING)]
         )
@@ -331,6 +332,13 @@ class MessageRepository:
         found = self.events.find({"message_id": message_id}).sort("seq", ASCENDING)
         return [doc async for doc in found]
 
+    async def history(self, message: Message) -> list[Document]:
+        """Every transition of a message, oldest first: the implied ones, then the stored."""
+        stored = await self.list_events(message.id)
+        seen = {e["seq"] for e in stored}
+        implied = [e for e in implied_events(message) if e["seq"] not in seen]
+        return sorted([*implied, *stored], key=lambda e: int(e["seq"]))
+
     async def list(
         self,
         status: Status | str | None = None,
@@ -366,14 +374,32 @@ class MessageRepository:
         return page, encode_cursor(page[-1].created_at, page[-1].id) if more else None
 
 
-def outbox_entry(message: Message) -> Document:
-    """The outbox marker of a message: what the relay needs to publish it (no PII)."""
+def outbox_record(batch_id: str, messages: Sequence[Message]) -> Document:
+    """The outbox record of one group commit: the ids to republish if no confirm arrives."""
     return {
-        "_id": message.id,
-        "priority": message.priority,
-        "created_at": message.created_at,
-        "trace_id": message.trace_id,
+        "_id": batch_id,
+        "ids": [m.id for m in messages],
+        "created_at": min((m.created_at for m in messages), default=now_ms()),
     }
+
+
+def implied_events(message: Message) -> list[Document]:
+    """The transitions the message document itself records: `accepted` (seq 1) at
+    `created_at` and `queued` (seq 2) at `queued_at`. The accept path writes no event
+    documents (one insert per message is its whole cost); later transitions are stored."""
+    events = [event(message.id, 1, None, Status.ACCEPTED, message.created_at, message.trace_id)]
+    if message.queued_at is not None:
+        events.append(
+            event(
+                message.id,
+                2,
+                Status.ACCEPTED,
+                Status.QUEUED,
+                message.queued_at,
+                message.trace_id,
+            )
+        )
+    return events
 
 
 def event(

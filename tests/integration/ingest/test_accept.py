@@ -91,7 +91,7 @@ async def test_submit_persists_queues_and_publishes_an_envelope_without_pii(
     assert stored.created_at == accepted.created_at
     assert stored.queued_at is not None
     assert await repo.outbox_stale(now_ms()) == []  # published: the marker is gone
-    events = await repo.list_events(accepted.id)
+    events = await repo.history(stored)
     assert [(e["seq"], e["from"], e["to"]) for e in events] == [
         (1, None, "accepted"),
         (2, "accepted", "queued"),

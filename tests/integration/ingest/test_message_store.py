@@ -71,13 +71,18 @@ async def test_insert_get_list_queue_and_events(
     window, _ = await repo.list(created_from=base, created_to=base + timedelta(seconds=1))
     assert {m.id for m in window} == {messages[0].id, messages[1].id, everything[-1].id}
 
-    marked = await repo.add_outbox(messages[4:])
-    assert marked.inserted == [m.id for m in messages[4:]]
+    await repo.add_outbox("ob_1", messages[4:6])
+    await repo.add_outbox("ob_2", messages[6:])
     stale = await repo.outbox_stale(older_than=datetime.now(UTC), limit=100)
-    assert [e["_id"] for e in stale] == [m.id for m in messages[4:]]
+    assert [(e["_id"], e["ids"]) for e in stale] == [
+        ("ob_1", [messages[4].id, messages[5].id]),
+        ("ob_2", [messages[6].id]),
+    ]
     assert await repo.outbox_stale(older_than=base) == []
-    assert await repo.remove_outbox([messages[4].id, messages[5].id]) == 2
-    assert [e["_id"] for e in await repo.outbox_stale(datetime.now(UTC))] == [messages[6].id]
+    assert await repo.remove_outbox(["ob_1"]) == 1
+    assert [e["_id"] for e in await repo.outbox_stale(datetime.now(UTC))] == ["ob_2"]
+    history = await repo.history(messages[0])
+    assert [(e["seq"], e["to"]) for e in history] == [(1, "accepted"), (2, "cancelled")]
 
     at = datetime.now(UTC)
     assert await repo.append_event(messages[1].id, 1, None, "accepted", at, "t" * 32)

@@ -22,8 +22,8 @@ REQUEST = {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "prio
 @dataclass
 class FakeStore:
     inserts: list[list[str]] = field(default_factory=list)
-    outboxed: list[list[str]] = field(default_factory=list)
-    marked: list[list[str]] = field(default_factory=list)
+    outbox: dict[str, list[str]] = field(default_factory=dict)
+    removed: list[list[str]] = field(default_factory=list)
     fail: bool = False
     db: Any = None
 
@@ -33,16 +33,16 @@ class FakeStore:
         self.inserts.append([m.id for m in messages])
         return InsertOutcome([m.id for m in messages], [], {})
 
-    async def add_outbox(self, messages: list[Message]) -> InsertOutcome:
+    async def add_outbox(self, batch_id: str, messages: list[Message]) -> None:
         if self.fail:
             raise ConnectionError("mongo down")
-        self.outboxed.append([m.id for m in messages])
-        return InsertOutcome([m.id for m in messages], [], {})
+        self.outbox[batch_id] = [m.id for m in messages]
 
-    async def remove_outbox(self, ids: list[str]) -> int:
-        # `marked` = markers removed after a confirmed publish
-        self.marked.append(list(ids))
-        return len(ids)
+    async def remove_outbox(self, batch_ids: list[str]) -> int:
+        self.removed.append(list(batch_ids))
+        for batch_id in batch_ids:
+            del self.outbox[batch_id]
+        return len(batch_ids)
 
     async def append_events(self, events: list[Any]) -> InsertOutcome:
         return InsertOutcome([], [], {})
@@ -108,10 +108,11 @@ async def test_requests_inside_the_window_share_every_round_trip() -> None:
     ]
     answers = await asyncio.gather(*(committer.submit(i) for i in items))
     await committer.close()
-    assert [len(batch) for batch in stores["acme"].inserts] == [10]
+    assert [sorted(batch) for batch in stores["acme"].inserts] == [sorted(a.id for a in answers)]
     assert idem.calls == 1
     assert [len(batch) for batch in publisher.batches] == [10]
-    assert [sorted(ids) for ids in stores["acme"].marked] == [sorted(a.id for a in answers)]
+    assert len(stores["acme"].removed) == 1  # one outbox record for the batch, removed
+    assert stores["acme"].outbox == {}
     assert all(d.priority == "high" for d in publisher.batches[0])
 
 
@@ -170,7 +171,8 @@ async def test_publish_failure_after_the_insert_still_accepts() -> None:
     await committer.close()
     assert (accepted.status, accepted.replayed) == ("accepted", False)
     assert stores["acme"].inserts == [[accepted.id]]
-    assert stores["acme"].marked == [[]]  # the marker stays: the relay publishes it
+    assert stores["acme"].removed == [[]]  # the record stays: the relay publishes it
+    assert list(stores["acme"].outbox.values()) == [[accepted.id]]
 
 
 async def test_bad_priority_or_tenant_is_refused_at_submit() -> None:
