@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import os
 import secrets
 import signal
@@ -313,7 +314,8 @@ async def count_persisted(
     from ccx.queue.connection import connect
     from ccx.store.mongo import make_client
 
-    client = make_client(settings.mongo)
+    # A count is a full scan on FerretDB v1 (tens of thousands of documents after a sweep).
+    client = make_client(dataclasses.replace(settings.mongo, timeout_ms=60_000))
     connection = await connect(settings.rabbitmq, name="ccx-bench")
     try:
         previous: dict[str, int] = {}
