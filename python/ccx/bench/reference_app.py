@@ -202,7 +202,7 @@ async def accept(request: Request) -> JSONResponse:
 
     try:
         await clients.exchange.publish(
-            amqp_message(Dispatch(message.id, tenant, message.priority)),
+            amqp_message([Dispatch(message.id, tenant, message.priority)]),
             tier_routing_key(tenant, message.priority),
             mandatory=True,
         )

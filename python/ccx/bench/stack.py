@@ -328,7 +328,8 @@ async def count_persisted(
                 queue = await channel.declare_queue(tier_queue(tenant, tier), passive=True)
                 queued += queue.declaration_result.message_count or 0
             await channel.close()
-            counts = {"mongo_messages": stored, "queued": queued}
+            # Envelopes, not messages: ccx packs up to 256 messages of a tier into one.
+            counts = {"mongo_messages": stored, "queued_envelopes": queued}
             if counts == previous or time.monotonic() > deadline:
                 return counts
             previous = counts

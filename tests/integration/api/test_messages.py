@@ -32,7 +32,8 @@ async def queued_envelopes(rabbit: AbstractRobustConnection, queue_name: str) ->
     queue = await channel.get_queue(queue_name, ensure=False)
     found = []
     while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        found.append(orjson.loads(message.body))
+        data = orjson.loads(message.body)
+        found += [{**data, "message_id": m["id"]} for m in data["messages"]]
     await channel.close()
     return found
 
@@ -58,6 +59,7 @@ async def test_post_message_is_durable_and_queued(
     envelopes = await queued_envelopes(rabbit, tier_queue(client.tenant, "default"))
     assert [e["message_id"] for e in envelopes] == [body["id"]]
     assert "to" not in envelopes[0]  # ids and routing only, no PII
+    assert envelopes[0]["messages"][0]["traceparent"].split("-")[1] == "ab" * 16
 
     read = await client.get(f"/v1/messages/{body['id']}")
     assert read.status == 200

@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 from ccx.bench import stack
 from ccx.config import load_settings
 from ccx.queue.names import Tier, tier_queue
+from ccx.queue.publisher import envelope_message_ids
 from ccx.store.mongo import Document
 from ccx.store.names import MESSAGES, tenant_db
 
@@ -87,7 +88,7 @@ async def test_one_message_is_stored_and_queued(
     assert delivered is not None
     await delivered.ack()
     envelope = orjson.loads(delivered.body)
-    assert envelope["message_id"] == accepted["id"]
+    assert envelope_message_ids(delivered.body) == [accepted["id"]]
     assert envelope["tenant"] == tid
     assert envelope["kind"] == "dispatch"
     assert await queue.get(timeout=5, fail=False) is None
