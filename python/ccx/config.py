@@ -130,11 +130,14 @@ class IngestSettings:
         2.0, "How long a repeat waits for another process's in-flight original before 409."
     )
     relay_after_s: float = setting(
-        10.0, "A message still `accepted` this long after creation is republished by the relay."
+        10.0, "A message whose publish is unconfirmed this long is republished by the relay."
     )
     relay_interval_s: float = setting(5.0, "Pause between relay passes, in seconds.")
+    writer_dead_after_s: float = setting(
+        30.0, "An API process silent this long is gone: the relay republishes its messages."
+    )
     relay_batch: int = setting(
-        100, "Most outbox records (group commits) one relay pass republishes per tenant."
+        5000, "Most messages of a dead writer one relay pass republishes per tenant."
     )
 
 

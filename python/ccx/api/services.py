@@ -24,6 +24,7 @@ from ccx.auth import Authenticator, KeyRing, keystore
 from ccx.cache import redis as cache
 from ccx.config import Settings
 from ccx.health import describe_error
+from ccx.ids import new_message_id
 from ccx.ingest.accept import GroupCommitter
 from ccx.ingest.relay import Relay
 from ccx.ingest.senders import SenderDirectory
@@ -32,10 +33,11 @@ from ccx.queue import connection as queue
 from ccx.queue.publisher import Publisher
 from ccx.security import DataKeys
 from ccx.store import mongo as store
-from ccx.store.messages import MessageRepository
+from ccx.store.messages import MessageRepository, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.tenants import TenantRepository
+from ccx.store.writers import WriterRegistry
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 #: that `ccx tenant create` takes effect quickly.
 TENANT_TTL_S = 30.0
 MISSING_TENANT_TTL_S = 2.0
+#: How often this process refreshes its writer watermark (`ccx.store.writers`).
+WRITER_BEAT_S = 1.0
 
 
 class Services:
@@ -62,6 +66,8 @@ class Services:
         self.data_keys = DataKeys.from_settings(settings.security)
         self.senders = SenderDirectory(self.database, self.data_keys)
         self.rabbit_error = "not connected yet"
+        self.writers = WriterRegistry(self.mongo, settings.mongo.platform_db)
+        self.writer_id = "w_" + new_message_id()[4:]
         self._relay_enabled = relay
         self._repositories: dict[str, MessageRepository] = {}
         self._tenant_cache: dict[str, tuple[bool, float]] = {}
@@ -82,6 +88,9 @@ class Services:
         if self.committer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.committer.close(), 10)
+            if self.committer.unconfirmed == 0:  # nothing left for another relay to recover
+                with contextlib.suppress(Exception):
+                    await self.writers.remove(self.writer_id)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -119,27 +128,55 @@ class Services:
                     await asyncio.wait_for(self._stop.wait(), delay)
                 continue
             self.publisher = publisher
-            ingest = self.settings.ingest
-            self.committer = GroupCommitter.for_clients(
-                self.mongo,
-                self.redis,
-                publisher,
-                window_ms=ingest.window_ms,
-                max_batch=ingest.max_batch,
-                idempotency_ttl_s=ingest.idempotency_ttl_s,
-                replay_wait_s=ingest.replay_wait_s,
-            )
-            log.info("rabbitmq connected; the accept path is open")
-            if self._relay_enabled:
-                relay = Relay(
-                    self.tenants,
-                    self.messages,
-                    publisher,
-                    after_s=ingest.relay_after_s,
-                    batch=ingest.relay_batch,
-                )
-                await relay.run_forever(ingest.relay_interval_s, self._stop)
+            await self._open_accept_path(publisher)
             return
+
+    async def _open_accept_path(self, publisher: Publisher) -> None:
+        """Register this process as a writer (its watermark document must exist before its
+        first message), then open the accept path, beat every second and run the relay."""
+        ingest = self.settings.ingest
+        while not self._stop.is_set():
+            try:
+                await self.writers.beat(self.writer_id, now_ms())
+                break
+            except Exception as exc:
+                log.warning("writer registration failed (MongoDB): %r", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+        committer = GroupCommitter.for_clients(
+            self.mongo,
+            self.redis,
+            publisher,
+            window_ms=ingest.window_ms,
+            max_batch=ingest.max_batch,
+            idempotency_ttl_s=ingest.idempotency_ttl_s,
+            replay_wait_s=ingest.replay_wait_s,
+            writer_id=self.writer_id,
+        )
+        self.committer = committer
+        log.info("rabbitmq connected; the accept path is open", extra={"writer": self.writer_id})
+        self._spawn(self._beat(committer), "writer-beat")
+        if self._relay_enabled:
+            relay = Relay(
+                self.tenants,
+                self.messages,
+                publisher,
+                self.writers,
+                committer,
+                after_s=ingest.relay_after_s,
+                dead_after_s=ingest.writer_dead_after_s,
+                batch=ingest.relay_batch,
+            )
+            await relay.run_forever(ingest.relay_interval_s, self._stop)
+
+    async def _beat(self, committer: GroupCommitter) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.writers.beat(self.writer_id, committer.low_watermark())
+            except Exception as exc:
+                log.warning("writer beat failed: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), WRITER_BEAT_S)
 
     async def _refresh_keys(self) -> None:
         db = self.mongo[self.settings.mongo.platform_db]

@@ -1,25 +1,28 @@
 """Group commit of accepted messages: for every request that arrives inside the window, one
-Redis pipeline, one outbox record and one message insert per tenant, then one confirmed
-publish batch (ARCHITECTURE §4 "never send twice", §8).
+Redis pipeline and one message insert per tenant, then one confirmed publish batch
+(ARCHITECTURE §4 "never send twice", §8).
 
 The rules, in order:
 
 - RabbitMQ not connected before the batch starts → every item fails with
   `DependencyUnavailable("rabbitmq")` and nothing is written.
-- MongoDB failing (idempotency records, outbox markers or the message insert) →
+- MongoDB failing (idempotency records or the message insert) →
   `DependencyUnavailable("mongodb")`; the keys taken in Redis are given back. No 202 without
   the durable write.
 - The messages are written in state `queued` (seq 2; `accepted` and `queued` are implied by
-  the document, see `store.messages.implied_events`) after one outbox record per tenant and
-  batch that says "these ids are not published yet". The 202 answers `accepted` once both are
-  durable. One document per message and no update: FerretDB v1 pays a full collection scan for
-  each updated document and CPU for each written one.
+  the document, see `store.messages.implied_events`) with this process's writer id. The 202
+  answers `accepted` once they are durable. One document per message, no other write and no
+  update: FerretDB v1 pays a full collection scan for each updated document and a millisecond
+  or more for each round trip.
+- The outbox is the writer watermark (`ccx.store.writers`): the committer keeps its written but
+  unconfirmed messages in memory, republishes them itself (`retry_unconfirmed`), and reports
+  `low_watermark()`, which the API beats into its writer document every second; when the
+  process dies, another process's relay republishes from that watermark.
 - The publish failing *after* the insert → the message is durable and its marker stays, so the
   request still gets its 202; the relay (`ccx.ingest.relay`) publishes it later. A 503 there
   would make the client retry and could create a second message when it retries without an
   idempotency key, which is worse than a delay.
-- A batch whose publishes are all confirmed has its outbox record removed (one delete per
-  tenant); otherwise the record stays and the relay republishes its ids.
+- A confirmed publish forgets the message; a failed one leaves it unconfirmed for the retry.
 
 One flush runs at a time: requests arriving during a flush form the next batch, so the batch
 size follows the load and an idle server answers after a single `window_ms`. Publishing and
@@ -35,7 +38,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -97,10 +100,9 @@ class _Pending:
     future: asyncio.Future[Accepted]
     reservation: Reservation | None = None
     followers: list[_Pending] = field(default_factory=list)
-    outbox_id: str = ""
 
 
-def build_message(item: AcceptItem, traceparent: str | None) -> Message:
+def build_message(item: AcceptItem, traceparent: str | None, writer: str | None = None) -> Message:
     """The new message document for a request (ValueError on a bad tenant or priority)."""
     tenant_db(item.tenant)
     request = item.request
@@ -115,6 +117,7 @@ def build_message(item: AcceptItem, traceparent: str | None) -> Message:
         status=Status.QUEUED,
         seq=2,
         queued_at=created_at,
+        writer=writer,
         sender=item.sender or request.get("from"),
         template=request.get("template"),
         text=request.get("text"),
@@ -151,8 +154,12 @@ class GroupCommitter:
         window_ms: float = 2.0,
         max_batch: int = 256,
         post_backlog: int = 4,
+        writer_id: str | None = None,
     ) -> None:
         self.store_factory = store_factory
+        self.writer_id = writer_id
+        #: Written, not yet confirmed as published: id → (tenant, message).
+        self._unconfirmed: dict[str, tuple[str, Message]] = {}
         self.idempotency = idempotency
         self.publisher = publisher
         self.window_s = window_ms / 1000
@@ -173,6 +180,7 @@ class GroupCommitter:
         max_batch: int = 256,
         idempotency_ttl_s: int = 7 * 24 * 3600,
         replay_wait_s: float = 2.0,
+        writer_id: str | None = None,
     ) -> GroupCommitter:
         """A committer over tenant databases of `mongo`, idempotency keys in Redis."""
         repositories: dict[str, MessageRepository] = {}
@@ -187,14 +195,14 @@ class GroupCommitter:
             return repo
 
         idem = IdempotencyStore(idempotency_redis, database, idempotency_ttl_s, replay_wait_s)
-        return cls(store, idem, publisher, window_ms, max_batch)
+        return cls(store, idem, publisher, window_ms, max_batch, writer_id=writer_id)
 
     async def submit(self, item: AcceptItem) -> Accepted:
         """Accept one message: returns once it is durable (or a replay), raises
         `ConflictError` (409), `DependencyUnavailable` (503) or ValueError (bad tenant/priority)."""
         ctx = current_trace.get()
         traceparent = item.traceparent or (ctx.header() if ctx else None)
-        message = build_message(item, traceparent)
+        message = build_message(item, traceparent, self.writer_id)
         pending = _Pending(
             item,
             message,
@@ -337,10 +345,6 @@ class GroupCommitter:
             error: DependencyUnavailable | None = None
             written: set[str] = set()
             try:
-                batch_id = new_batch_id()
-                await repo.add_outbox(batch_id, [p.message for p in items])
-                for pending in items:
-                    pending.outbox_id = batch_id
                 outcome = await repo.insert_many([p.message for p in items])
                 written = set(outcome.inserted)
                 if len(written) < len(items):
@@ -356,11 +360,13 @@ class GroupCommitter:
                     for follower in pending.followers:
                         _resolve(follower, error or DependencyUnavailable("mongodb"))
             inserted += [p for p in items if p.message.id in written]
+        for pending in inserted:
+            self._unconfirmed[pending.message.id] = (pending.item.tenant, pending.message)
         return inserted
 
     async def _release(self, tenant: str, failed: list[_Pending]) -> None:
         """Give back the keys of messages that were not written (best effort: with MongoDB
-        down, idempotency finds the orphans later; the relay drops orphan outbox ids)."""
+        down, idempotency finds the orphans later)."""
         del tenant
         try:
             await self.idempotency.release([p.reservation for p in failed if p.reservation])
@@ -384,11 +390,39 @@ class GroupCommitter:
                 len(inserted),
                 failures[0],
             )
-        await record_published(
-            self.store_factory,
-            [(p.item.tenant, p.outbox_id, p.message.id) for p in inserted],
-            {p.message.id for p in confirmed},
-        )
+        for pending in confirmed:
+            self._unconfirmed.pop(pending.message.id, None)
+
+    def low_watermark(self, now: datetime | None = None) -> datetime:
+        """No later than the creation of any written but unconfirmed message (else `now`)."""
+        oldest = min((m.created_at for _, m in self._unconfirmed.values()), default=None)
+        return oldest or now or now_ms()
+
+    @property
+    def unconfirmed(self) -> int:
+        """Messages written whose publish is not confirmed yet."""
+        return len(self._unconfirmed)
+
+    async def retry_unconfirmed(self, older_than_s: float, now: datetime | None = None) -> int:
+        """Republish the unconfirmed messages created more than `older_than_s` ago (the
+        publish after their insert failed); returns how many are now confirmed. A message
+        cancelled meanwhile is published anyway: the worker's claim refuses it."""
+        cutoff = (now or now_ms()) - timedelta(seconds=older_than_s)
+        stale = [(t, m) for t, m in self._unconfirmed.values() if m.created_at < cutoff]
+        if not stale:
+            return 0
+        items = [
+            Dispatch(m.id, tenant, m.priority, _relay_traceparent(m), m.attempt)
+            for tenant, m in stale
+        ]
+        results = await self.publisher.publish_batch(items)
+        confirmed = 0
+        for (tenant, message), ok in zip(stale, results, strict=True):
+            if ok is True:
+                self._unconfirmed.pop(message.id, None)
+                metrics.relayed_total.labels(tenant).inc()
+                confirmed += 1
+        return confirmed
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -419,26 +453,8 @@ def _replayed(reservation: Reservation) -> Accepted:
     return Accepted(reservation.message_id, reservation.status, reservation.created_at, True)
 
 
-def new_batch_id() -> str:
-    """Id of one group commit's outbox record (sortable like message ids)."""
-    return "ob_" + new_message_id()[4:]
-
-
-async def record_published(
-    store_factory: StoreFactory,
-    written: Sequence[tuple[str, str, str]],
-    confirmed: set[str],
-) -> None:
-    """Remove the outbox record of every batch whose written messages (tenant, batch id,
-    message id) were all confirmed (one delete per tenant). Failures are logged: a record left
-    behind only makes the relay publish its messages again, which the claim makes harmless."""
-    batches: dict[str, dict[str, bool]] = {}
-    for tenant, batch_id, message_id in written:
-        done = batches.setdefault(tenant, {})
-        done[batch_id] = done.get(batch_id, True) and message_id in confirmed
-    for tenant, done in batches.items():
-        try:
-            await store_factory(tenant).remove_outbox([b for b, ok in done.items() if ok])
-        except Exception as exc:
-            metrics.dependency_errors_total.labels("mongodb").inc()
-            log.warning("removing outbox records failed for %s: %r", tenant, exc)
+def _relay_traceparent(message: Message) -> str | None:
+    """A new span in the message's original trace."""
+    if not message.trace_id:
+        return None
+    return TraceContext(message.trace_id, TraceContext.new().span_id).header()

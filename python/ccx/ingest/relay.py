@@ -1,12 +1,16 @@
-"""The outbox relay: republishes the messages of outbox records older than `after_s` (the
-publish after the durable write failed, the broker was out, the process died) and removes the
-record once every one is confirmed (ARCHITECTURE §4). Ids whose message was never written (the
-insert failed after the record) and messages that left `queued` (cancelled, already being
-dispatched) are skipped.
+"""The outbox relay (ARCHITECTURE §4): makes sure every written message gets published.
 
-A message can be published twice (the relay and a slow committer racing, or a lost confirm);
-that is safe because the worker's claim is one atomic state change that only one delivery wins.
-Each pass also deletes the tenants' expired idempotency records (FerretDB has no TTL indexes).
+The accept path's outbox is the writer watermark (`ccx.store.writers`). Each pass:
+
+1. republishes this process's own written-but-unconfirmed messages older than `after_s` (the
+   publish after the durable write failed, the broker was out), from memory;
+2. recovers dead writers: a writer document that has not beaten for `dead_after_s` belongs to
+   a process that is gone, so its `queued` messages created since its `low` watermark are
+   republished, tenant by tenant, and the document removed once all are confirmed;
+3. deletes the tenants' expired idempotency records (FerretDB has no TTL indexes).
+
+A message can be published twice (a slow confirm, a recovered writer that was only slow); that
+is safe because the worker's claim is one atomic state change that only one delivery wins.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from ccx.ingest import metrics
-from ccx.ingest.accept import StoreFactory
+from ccx.ingest.accept import GroupCommitter, StoreFactory
 from ccx.ingest.idempotency import purge_expired
 from ccx.queue.publisher import Dispatch, Publisher
-from ccx.store.messages import Message, Status, now_ms
+from ccx.store.messages import Message, now_ms
 from ccx.store.tenants import TenantRepository
+from ccx.store.writers import Writer, WriterRegistry
 from ccx.telemetry.tracing import TraceContext
 
 log = logging.getLogger(__name__)
@@ -36,58 +41,79 @@ def _traceparent(message: Message) -> str | None:
 
 
 class Relay:
-    """Periodically republishes stale `accepted` messages of every active tenant."""
+    """Periodic republishing for one API process (see the module docstring)."""
 
     def __init__(
         self,
         tenants: TenantRepository,
         store_factory: StoreFactory,
         publisher: Publisher,
+        writers: WriterRegistry,
+        committer: GroupCommitter | None = None,
         after_s: float = 10.0,
-        batch: int = 100,
+        dead_after_s: float = 30.0,
+        batch: int = 5000,
     ) -> None:
         self.tenants = tenants
         self.store_factory = store_factory
         self.publisher = publisher
-        self.after = timedelta(seconds=after_s)
+        self.writers = writers
+        self.committer = committer
+        self.after_s = after_s
+        self.dead_after = timedelta(seconds=dead_after_s)
         self.batch = batch
 
     async def run_once(self, now: datetime | None = None, only: Iterable[str] | None = None) -> int:
-        """One pass over the tenants (or just `only`); returns how many messages were
-        republished and confirmed. A failing tenant is logged and skipped."""
+        """One pass (or just the tenants in `only`); returns how many messages were
+        republished and confirmed. A failing tenant or writer is logged and skipped."""
         now = now or now_ms()
-        wanted = set(only) if only is not None else None
         total = 0
-        for tenant in await self.tenants.list():
-            if not tenant.active or (wanted is not None and tenant.id not in wanted):
+        if self.committer is not None:
+            total += await self.committer.retry_unconfirmed(self.after_s, now)
+        wanted = set(only) if only is not None else None
+        tenants = [
+            t.id
+            for t in await self.tenants.list()
+            if t.active and (wanted is None or t.id in wanted)
+        ]
+        for writer in await self.writers.dead(self.dead_after, now):
+            if self.committer is not None and writer.id == self.committer.writer_id:
                 continue
+            total += await self._recover(writer, tenants)
+        for tenant in tenants:
             try:
-                total += await self._relay_tenant(tenant.id, now)
-                await purge_expired(self.store_factory(tenant.id).db, now)
+                await purge_expired(self.store_factory(tenant).db, now)
             except Exception as exc:
                 metrics.dependency_errors_total.labels("mongodb").inc()
-                log.warning("relay pass failed for tenant %s: %r", tenant.id, exc)
+                log.warning("idempotency purge failed for tenant %s: %r", tenant, exc)
         return total
 
-    async def _relay_tenant(self, tenant: str, now: datetime) -> int:
-        repo = self.store_factory(tenant)
-        total = 0
-        for record in await repo.outbox_stale(now - self.after, self.batch):
-            found = await asyncio.gather(*(repo.get(i) for i in record["ids"]))
-            pending = [m for m in found if m is not None and m.status is Status.QUEUED]
+    async def _recover(self, writer: Writer, tenants: list[str]) -> int:
+        """Republish a dead writer's queued messages since its watermark; forget the writer
+        once every one is confirmed."""
+        total, complete = 0, True
+        for tenant in tenants:
+            try:
+                found = await self.store_factory(tenant).written_since(
+                    writer.id, writer.low, self.batch
+                )
+            except Exception as exc:
+                metrics.dependency_errors_total.labels("mongodb").inc()
+                log.warning("relay: reading %s of writer %s failed: %r", tenant, writer.id, exc)
+                complete = False
+                continue
+            if not found:
+                continue
             results = await self.publisher.publish_batch(
-                [Dispatch(m.id, tenant, m.priority, _traceparent(m), m.attempt) for m in pending]
+                [Dispatch(m.id, tenant, m.priority, _traceparent(m), m.attempt) for m in found]
             )
             confirmed = sum(1 for ok in results if ok is True)
-            if confirmed < len(pending):
-                metrics.dependency_errors_total.labels("rabbitmq").inc()
-                log.warning(
-                    "relay: %d of %d publishes failed", len(pending) - confirmed, len(pending)
-                )
-                continue  # the record stays: next pass
-            await repo.remove_outbox([record["_id"]])
             metrics.relayed_total.labels(tenant).inc(confirmed)
             total += confirmed
+            complete = complete and confirmed == len(found) and len(found) < self.batch
+        if complete:
+            await self.writers.remove(writer.id)
+            log.info("relay: recovered writer %s (%d messages)", writer.id, total)
         return total
 
     async def run_forever(self, interval_s: float = 5.0, stop: asyncio.Event | None = None) -> None:

@@ -10,7 +10,6 @@ from ccx.store.names import (
     EVENTS,
     IDEMPOTENCY,
     MESSAGES,
-    OUTBOX,
     SENDERS,
     TEMPLATES,
     WEBHOOK_DELIVERIES,
@@ -36,7 +35,6 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("name", ASCENDING), ("language", ASCENDING)], name="name_lang", unique=True)
     ],
     IDEMPOTENCY: [IndexModel([("expires_at", ASCENDING)], name="expires")],
-    OUTBOX: [IndexModel([("created_at", ASCENDING)], name="created")],
     SENDERS: [IndexModel([("is_default", ASCENDING)], name="default")],
 }
 

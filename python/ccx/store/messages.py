@@ -1,10 +1,10 @@
-"""The `messages`, `events` and `outbox` collections of a tenant database (ARCHITECTURE §4, §6).
+"""The `messages` and `events` collections of a tenant database (ARCHITECTURE §4, §6).
 
 The accept path writes one document per message and nothing else per message: a per-document
 update costs FerretDB v1 a scan of the whole collection (measured: 100 ms per `update_one` by
-`_id` at 20,000 documents) and every document costs it CPU, so "not yet published" is one small
-record per group commit in `outbox`, and the first two transitions are implied by the message
-document (`implied_events`).
+`_id` at 20,000 documents) and every round trip costs it a millisecond or more, so "not yet
+published" is a per-process watermark (`ccx.store.writers`) and the first two transitions are
+implied by the message document (`implied_events`).
 
 Every message crosses the store boundary through `to_document` / `from_document` only, so
 encrypting the PII fields (recipient, template variables, text body) slots in there later.
@@ -28,7 +28,7 @@ from pymongo.errors import BulkWriteError
 
 from ccx.ids import is_message_id
 from ccx.store.mongo import Document
-from ccx.store.names import EVENTS, MESSAGES, OUTBOX
+from ccx.store.names import EVENTS, MESSAGES
 
 DUPLICATE_KEY = 11000
 
@@ -88,6 +88,8 @@ class Message:
     lease: dict[str, Any] | None = None
     wamid: str | None = None
     queued_at: datetime | None = None
+    #: The API process that wrote it (see `ccx.store.writers`).
+    writer: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,6 +126,7 @@ def to_document(message: Message) -> Document:
         "lease": message.lease,
         "wamid": message.wamid,
         "queued_at": message.queued_at,
+        "writer": message.writer,
         "trace_id": message.trace_id,
         **message.extra,
     }
@@ -158,6 +161,7 @@ def from_document(doc: Document) -> Message:
         lease=doc.get("lease"),
         wamid=doc.get("wamid"),
         queued_at=_aware(doc.get("queued_at")),
+        writer=doc.get("writer"),
         trace_id=doc.get("trace_id"),
         extra={k: _aware(v) for k, v in doc.items() if k not in _KNOWN},
     )
@@ -242,7 +246,6 @@ class MessageRepository:
         self.bulk_timeout_s = bulk_timeout_s
         self.messages = db[MESSAGES]
         self.events = db[EVENTS]
-        self.outbox = db[OUTBOX]
 
     async def insert_many(self, messages: Sequence[Message]) -> InsertOutcome:
         """Insert new messages in one unordered batch; duplicates (by id) are reported per item."""
@@ -259,27 +262,15 @@ class MessageRepository:
         found = self.messages.find({"_id": {"$in": ids}})
         return {doc["_id"]: from_document(doc) async for doc in found}
 
-    async def add_outbox(self, batch_id: str, messages: Sequence[Message]) -> None:
-        """Record one batch of messages as not yet published (one small document, written
-        *before* the messages: a record whose messages never got written is an orphan the relay
-        drops; a message without its record could never be republished)."""
-        await self.outbox.insert_one(outbox_record(batch_id, messages))
-
-    async def remove_outbox(self, batch_ids: Sequence[str]) -> int:
-        """Forget batches whose messages are all published; returns how many were removed."""
-        if not batch_ids:
-            return 0
-        with pymongo.timeout(self.bulk_timeout_s):
-            result = await self.outbox.delete_many({"_id": {"$in": list(batch_ids)}})
-        return int(result.deleted_count)
-
-    async def outbox_stale(self, older_than: datetime, limit: int = 100) -> list[Document]:
-        """Batch records created before `older_than`, oldest first (the collection stays small:
-        only batches whose publish has not been confirmed)."""
-        found = self.outbox.find({"created_at": {"$lt": utc_ms(older_than)}}).sort(
-            [("created_at", ASCENDING), ("_id", ASCENDING)]
-        )
-        return [doc async for doc in found.limit(limit)]
+    async def written_since(
+        self, writer: str, since: datetime, limit: int = 10_000
+    ) -> list[Message]:
+        """`queued` messages of one writer created at or after `since`, oldest first (a scan;
+        only run to recover after a process died)."""
+        found = self.messages.find(
+            {"writer": writer, "status": str(Status.QUEUED), "created_at": {"$gte": utc_ms(since)}}
+        ).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return [from_document(doc) async for doc in found.limit(limit)]
 
     async def transition(
         self,
@@ -372,15 +363,6 @@ class MessageRepository:
         page = [from_document(doc) for doc in docs[:limit]]
         more = len(docs) > limit
         return page, encode_cursor(page[-1].created_at, page[-1].id) if more else None
-
-
-def outbox_record(batch_id: str, messages: Sequence[Message]) -> Document:
-    """The outbox record of one group commit: the ids to republish if no confirm arrives."""
-    return {
-        "_id": batch_id,
-        "ids": [m.id for m in messages],
-        "created_at": min((m.created_at for m in messages), default=now_ms()),
-    }
 
 
 def implied_events(message: Message) -> list[Document]:

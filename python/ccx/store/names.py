@@ -13,8 +13,7 @@ WEBHOOK_DELIVERIES = "webhook_deliveries"
 TEMPLATES = "templates"
 IDEMPOTENCY = "idempotency"
 SENDERS = "senders"
-#: Messages written but not yet confirmed as published (the transactional-outbox marker).
-OUTBOX = "outbox"
+
 
 #: Tenant ids become database and queue names, so they are restricted (same rule as `tid`).
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

@@ -71,16 +71,13 @@ async def test_insert_get_list_queue_and_events(
     window, _ = await repo.list(created_from=base, created_to=base + timedelta(seconds=1))
     assert {m.id for m in window} == {messages[0].id, messages[1].id, everything[-1].id}
 
-    await repo.add_outbox("ob_1", messages[4:6])
-    await repo.add_outbox("ob_2", messages[6:])
-    stale = await repo.outbox_stale(older_than=datetime.now(UTC), limit=100)
-    assert [(e["_id"], e["ids"]) for e in stale] == [
-        ("ob_1", [messages[4].id, messages[5].id]),
-        ("ob_2", [messages[6].id]),
-    ]
-    assert await repo.outbox_stale(older_than=base) == []
-    assert await repo.remove_outbox(["ob_1"]) == 1
-    assert [e["_id"] for e in await repo.outbox_stale(datetime.now(UTC))] == ["ob_2"]
+    since = base + timedelta(seconds=30)
+    old = _message(base, status=Status.QUEUED, writer="w_test")
+    mine = _message(since, status=Status.QUEUED, writer="w_test")
+    gone = _message(since, status=Status.CANCELLED, writer="w_test")
+    theirs = _message(since, status=Status.QUEUED, writer="w_other")
+    await repo.insert_many([old, mine, gone, theirs])
+    assert [m.id for m in await repo.written_since("w_test", since)] == [mine.id]
     history = await repo.history(messages[0])
     assert [(e["seq"], e["to"]) for e in history] == [(1, "accepted"), (2, "cancelled")]
 

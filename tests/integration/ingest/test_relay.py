@@ -1,5 +1,5 @@
-"""The relay on the real services: a message whose outbox marker outlived the grace period is
-published and the marker removed; orphan markers and markers of cancelled messages go away."""
+"""The relay on the real services: a dead writer's queued messages since its watermark are
+republished and the writer forgotten; this process's own unconfirmed ones are retried."""
 
 from __future__ import annotations
 
@@ -16,22 +16,25 @@ from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.tenants import TenantRepository
+from ccx.store.writers import WriterRegistry
 from ccx.telemetry.tracing import TraceContext
 
 from .test_accept import drain
 
 
-async def test_relay_publishes_messages_left_in_the_outbox(
+async def test_relay_recovers_a_dead_writer_from_its_watermark(
     settings: Settings,
     mongo: AsyncMongoClient[Document],
     rabbit: AbstractRobustConnection,
     tenant: str,
 ) -> None:
     repo = MessageRepository(mongo[tenant_db(tenant)])
+    writers = WriterRegistry(mongo, settings.mongo.platform_db)
     trace = TraceContext.new()
     now = now_ms()
+    dead, alive = f"w_dead_{tenant}", f"w_alive_{tenant}"
 
-    def message(age_s: int, status: Status = Status.QUEUED) -> Message:
+    def message(age_s: int, writer: str, status: Status = Status.QUEUED) -> Message:
         return Message(
             id=new_message_id(),
             to="+5511999998888",
@@ -41,26 +44,32 @@ async def test_relay_publishes_messages_left_in_the_outbox(
             created_at=now - timedelta(seconds=age_s),
             status=status,
             seq=2,
+            writer=writer,
             trace_id=trace.trace_id,
         )
 
-    stale, fresh, orphan = message(60), message(1), message(60)
-    cancelled = message(60, Status.CANCELLED)
-    await repo.add_outbox("ob_old", [stale, orphan, cancelled])
-    await repo.add_outbox("ob_new", [fresh])
-    outcome = await repo.insert_many([stale, fresh, cancelled])  # written, never published
-    assert len(outcome.inserted) == 3
+    before, lost = message(300, dead), message(90, dead)
+    cancelled, other = message(90, dead, Status.CANCELLED), message(90, alive)
+    await repo.insert_many([before, lost, cancelled, other])
+    await writers.beat(dead, now - timedelta(seconds=120), now - timedelta(seconds=60))
+    await writers.beat(alive, now - timedelta(seconds=120), now)
 
     publisher = Publisher(rabbit)
-    relay = Relay(TenantRepository(mongo, settings.mongo.platform_db), lambda t: repo, publisher)
+    relay = Relay(
+        TenantRepository(mongo, settings.mongo.platform_db),
+        lambda t: repo,
+        publisher,
+        writers,
+        dead_after_s=30,
+    )
     try:
         assert await relay.run_once(now, only=[tenant]) == 1
-        assert await relay.run_once(now, only=[tenant]) == 0
+        assert await relay.run_once(now, only=[tenant]) == 0  # the dead writer is forgotten
     finally:
         await publisher.close()
+        await writers.remove(alive)
 
-    left = [e["_id"] for e in await repo.outbox_stale(now + timedelta(seconds=10))]
-    assert left == ["ob_new"]  # the old batch is relayed (orphan and cancelled skipped)
+    assert [w.id for w in await writers.dead(timedelta(seconds=30), now)] == []
     [envelope] = await drain(rabbit, tenant, "high")
-    assert envelope_message_ids(envelope.body) == [stale.id]
+    assert envelope_message_ids(envelope.body) == [lost.id]
     assert str(envelope.headers["traceparent"]).split("-")[1] == trace.trace_id

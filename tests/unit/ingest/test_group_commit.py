@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,8 +22,6 @@ REQUEST = {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "prio
 @dataclass
 class FakeStore:
     inserts: list[list[str]] = field(default_factory=list)
-    outbox: dict[str, list[str]] = field(default_factory=dict)
-    removed: list[list[str]] = field(default_factory=list)
     fail: bool = False
     db: Any = None
 
@@ -32,17 +30,6 @@ class FakeStore:
             raise ConnectionError("mongo down")
         self.inserts.append([m.id for m in messages])
         return InsertOutcome([m.id for m in messages], [], {})
-
-    async def add_outbox(self, batch_id: str, messages: list[Message]) -> None:
-        if self.fail:
-            raise ConnectionError("mongo down")
-        self.outbox[batch_id] = [m.id for m in messages]
-
-    async def remove_outbox(self, batch_ids: list[str]) -> int:
-        self.removed.append(list(batch_ids))
-        for batch_id in batch_ids:
-            del self.outbox[batch_id]
-        return len(batch_ids)
 
     async def append_events(self, events: list[Any]) -> InsertOutcome:
         return InsertOutcome([], [], {})
@@ -111,8 +98,7 @@ async def test_requests_inside_the_window_share_every_round_trip() -> None:
     assert [sorted(batch) for batch in stores["acme"].inserts] == [sorted(a.id for a in answers)]
     assert idem.calls == 1
     assert [len(batch) for batch in publisher.batches] == [10]
-    assert len(stores["acme"].removed) == 1  # one outbox record for the batch, removed
-    assert stores["acme"].outbox == {}
+    assert committer.unconfirmed == 0
     assert all(d.priority == "high" for d in publisher.batches[0])
 
 
@@ -171,8 +157,13 @@ async def test_publish_failure_after_the_insert_still_accepts() -> None:
     await committer.close()
     assert (accepted.status, accepted.replayed) == ("accepted", False)
     assert stores["acme"].inserts == [[accepted.id]]
-    assert stores["acme"].removed == [[]]  # the record stays: the relay publishes it
-    assert list(stores["acme"].outbox.values()) == [[accepted.id]]
+    assert committer.unconfirmed == 1  # kept in memory for the retry
+    assert committer.low_watermark() == accepted.created_at
+    assert await committer.retry_unconfirmed(60) == 0  # too young to retry
+    publisher.fail = False
+    assert await committer.retry_unconfirmed(0, accepted.created_at + timedelta(seconds=1)) == 1
+    assert committer.unconfirmed == 0
+    assert [[d.message_id for d in b] for b in publisher.batches][-1] == [accepted.id]
 
 
 async def test_bad_priority_or_tenant_is_refused_at_submit() -> None:
