@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import aio_pika
-from aio_pika.abc import AbstractConnection, AbstractRobustConnection
+from aio_pika.abc import AbstractConnection, AbstractRobustConnection, TimeoutType
 
 from ccx.config import RabbitSettings
+
+
+class _RobustConnection(aio_pika.RobustConnection):
+    """Closes itself when the first connect fails: otherwise its `__del__` schedules `close()`
+    on whatever loop is current when it is collected, and that coroutine is never awaited."""
+
+    async def connect(self, timeout: TimeoutType = None) -> None:  # noqa: ASYNC109 (override)
+        try:
+            await super().connect(timeout)
+        except BaseException:
+            await self.close()
+            raise
 
 
 async def connect(settings: RabbitSettings, name: str = "ccx") -> AbstractRobustConnection:
@@ -18,6 +30,7 @@ async def connect(settings: RabbitSettings, name: str = "ccx") -> AbstractRobust
         client_properties={"connection_name": name},
         reconnect_interval=settings.reconnect_interval_s,
         fail_fast=True,
+        connection_class=_RobustConnection,
     )
 
 
