@@ -7,7 +7,8 @@ The accept path's outbox is the writer watermark (`ccx.store.writers`). Each pas
 2. recovers dead writers: a writer document that has not beaten for `dead_after_s` belongs to
    a process that is gone, so its `queued` messages created since its `low` watermark are
    republished, tenant by tenant, and the document removed once all are confirmed;
-3. deletes the tenants' expired idempotency records (FerretDB has no TTL indexes).
+3. deletes the tenants' expired idempotency records (FerretDB has no TTL indexes), at most
+   every `purge_interval_s`: on FerretDB the delete scans the whole collection.
 
 A message can be published twice (a slow confirm, a recovered writer that was only slow); that
 is safe because the worker's claim is one atomic state change that only one delivery wins.
@@ -53,6 +54,7 @@ class Relay:
         after_s: float = 10.0,
         dead_after_s: float = 30.0,
         batch: int = 5000,
+        purge_interval_s: float = 3600.0,
     ) -> None:
         self.tenants = tenants
         self.store_factory = store_factory
@@ -62,6 +64,8 @@ class Relay:
         self.after_s = after_s
         self.dead_after = timedelta(seconds=dead_after_s)
         self.batch = batch
+        self.purge_interval = timedelta(seconds=purge_interval_s)
+        self._purged_at: datetime | None = None
 
     async def run_once(self, now: datetime | None = None, only: Iterable[str] | None = None) -> int:
         """One pass (or just the tenants in `only`); returns how many messages were
@@ -80,6 +84,9 @@ class Relay:
             if self.committer is not None and writer.id == self.committer.writer_id:
                 continue
             total += await self._recover(writer, tenants)
+        if self._purged_at is not None and now - self._purged_at < self.purge_interval:
+            return total
+        self._purged_at = now
         for tenant in tenants:
             try:
                 await purge_expired(self.store_factory(tenant).db, now)
