@@ -14,7 +14,7 @@ from ccx.ingest.relay import Relay
 from ccx.queue.publisher import Publisher, envelope_message_ids
 from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
-from ccx.store.names import tenant_db
+from ccx.store.names import IDEMPOTENCY, tenant_db
 from ccx.store.tenants import TenantRepository
 from ccx.store.writers import WriterRegistry
 from ccx.telemetry.tracing import TraceContext
@@ -73,3 +73,33 @@ async def test_relay_recovers_a_dead_writer_from_its_watermark(
     [envelope] = await drain(rabbit, tenant, "high")
     assert envelope_message_ids(envelope.body) == [lost.id]
     assert str(envelope.headers["traceparent"]).split("-")[1] == trace.trace_id
+
+
+async def test_relay_purges_expired_idempotency_records_at_most_each_interval(
+    settings: Settings,
+    mongo: AsyncMongoClient[Document],
+    rabbit: AbstractRobustConnection,
+    tenant: str,
+) -> None:
+    db = mongo[tenant_db(tenant)]
+    now = now_ms()
+    expired = {"fingerprint": "f", "message_id": "m", "expires_at": now - timedelta(days=1)}
+    await db[IDEMPOTENCY].insert_one({"_id": "k1", **expired})
+    publisher = Publisher(rabbit)
+    relay = Relay(
+        TenantRepository(mongo, settings.mongo.platform_db),
+        lambda t: MessageRepository(mongo[tenant_db(t)]),
+        publisher,
+        WriterRegistry(mongo, settings.mongo.platform_db),
+        purge_interval_s=3600,
+    )
+    try:
+        await relay.run_once(now, only=[tenant])
+        assert await db[IDEMPOTENCY].count_documents({}) == 0
+        await db[IDEMPOTENCY].insert_one({"_id": "k2", **expired})
+        await relay.run_once(now + timedelta(minutes=5), only=[tenant])
+        assert await db[IDEMPOTENCY].count_documents({}) == 1  # not yet: hourly
+        await relay.run_once(now + timedelta(hours=2), only=[tenant])
+        assert await db[IDEMPOTENCY].count_documents({}) == 0
+    finally:
+        await publisher.close()
