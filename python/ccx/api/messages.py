@@ -125,8 +125,11 @@ class MessageRoutes:
 
     def _committer(self) -> GroupCommitter:
         committer = self.services.committer
-        if committer is None or not self.services.publisher or not self.services.publisher.ready:
+        publisher = self.services.publisher
+        if publisher is None or not publisher.ready:
             raise unavailable("rabbitmq", 2, self.services.rabbit_error)
+        if committer is None:  # connected, still registering as a writer in MongoDB
+            raise unavailable("mongodb", 2, "the writer watermark is not registered yet")
         return committer
 
     async def _prepare(
