@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from ccx.config import DispatchSettings
-from ccx.dispatch.breaker import BreakerSettings, CircuitBreaker, State, settings_from
+from ccx.dispatch.breaker import (
+    BreakerSettings,
+    CircuitBreaker,
+    State,
+    export_states,
+    settings_from,
+)
 from ccx.dispatch.outcomes import Kind
+from ccx.telemetry import metrics
 
 
 class Clock:
@@ -134,3 +141,9 @@ def test_invalid_settings(kw: dict[str, float]) -> None:
 def test_settings_from_config() -> None:
     s = settings_from(DispatchSettings(breaker_min_requests=7, breaker_cooldown_s=1.5))
     assert (s.min_requests, s.cooldown_s) == (7, 1.5)
+
+
+def test_export_states_sets_the_gauge(breaker: CircuitBreaker) -> None:
+    feed(breaker, "gauge-key", *[Kind.RETRY] * 4)
+    export_states(breaker)
+    assert metrics.dispatch_breaker_state.labels("gauge-key")._value.get() == 2

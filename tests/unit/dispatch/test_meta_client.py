@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -96,3 +98,43 @@ async def test_refused_connection_is_retry() -> None:
             out = await client.send("1", "t", {})
     assert out.kind is Kind.RETRY
     assert out.reason == "client_connector_error"
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_dns_failure_is_retry() -> None:
+    async with MetaClient("http://no-such-host.invalid", timeout_s=1.0) as client:
+        out = await client.send("1", "t", {})
+    assert out.kind is Kind.RETRY, out
+
+
+async def _raw_server(
+    behaviour: str, handlers: list[asyncio.Task[Any]]
+) -> tuple[asyncio.Server, str]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        await reader.readuntil(b"\r\n\r\n")
+        if behaviour == "garbage":
+            writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        elif behaviour == "hang":
+            await reader.read()  # until the client gives up and closes
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("behaviour", ["close", "garbage", "hang"])
+@pytest.mark.asyncio(loop_scope="function")
+async def test_failures_after_the_request_was_written_are_ambiguous(behaviour: str) -> None:
+    handlers: list[asyncio.Task[Any]] = []
+    server, url = await _raw_server(behaviour, handlers)
+    async with server, MetaClient(url, timeout_s=0.3) as client:
+        out = await client.send("1", "t", {"to": "+1"})
+    await asyncio.wait_for(asyncio.gather(*handlers), 2)
+    assert out.kind is Kind.AMBIGUOUS, out
+    assert not out.definitely_not_sent
