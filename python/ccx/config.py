@@ -159,6 +159,34 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    meta_base_url: str = setting(
+        "http://127.0.0.1:8090",
+        "Base URL of the Meta Graph API (`https://graph.facebook.com` in production; "
+        "the default is `ccx sandbox`).",
+    )
+    meta_api_version: str = setting("v23.0", "Graph API version of the send endpoint (pinned).")
+    timeout_s: float = setting(2.0, "Total timeout of one send to Meta, in seconds.")
+    connect_timeout_s: float = setting(
+        1.0, "Connect timeout of one send (a connect that times out is surely not sent)."
+    )
+    max_connections: int = setting(64, "Pooled keep-alive connections to Meta per process.")
+    breaker_window_s: float = setting(30.0, "Circuit breaker: sliding window, in seconds.")
+    breaker_min_requests: int = setting(
+        20, "Circuit breaker: fewest attempts in the window before it may open."
+    )
+    breaker_failure_ratio: float = setting(
+        0.5, "Circuit breaker: share of failed attempts (retryable or ambiguous) that opens it."
+    )
+    breaker_cooldown_s: float = setting(
+        10.0, "Circuit breaker: seconds open before probes are let through."
+    )
+    breaker_half_open_probes: int = setting(
+        3, "Circuit breaker: probes in half-open; all must succeed to close it."
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of ccx, grouped by the part that uses it."""
 
@@ -171,6 +199,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
 
 
 S = TypeVar("S")

@@ -12,6 +12,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -30,6 +31,19 @@ http_body_too_large_total = Counter(
 )
 dependency_errors_total = Counter(
     "ccx_dependency_errors_total", "Failed calls to a dependency.", ["dependency"]
+)
+
+dispatch_send_seconds = Histogram(
+    "ccx_dispatch_send_seconds",
+    "Sends to Meta by outcome kind (sent, retry, throttle, hold, terminal, ambiguous).",
+    ["kind"],
+    buckets=LATENCY_BUCKETS,
+)
+dispatch_breaker_state = Gauge(
+    "ccx_dispatch_breaker_state",
+    "Circuit breaker state per key: 0 closed, 1 half-open, 2 open.",
+    ["key"],
+    multiprocess_mode="livemax",
 )
 
 

@@ -1,0 +1,1 @@
+"""Dispatch-stage benchmarks (against a real `ccx sandbox` process)."""
