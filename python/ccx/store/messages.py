@@ -104,8 +104,14 @@ def _unopaque(value: Any) -> Any:
 
 
 def to_document(message: Message) -> Document:
-    """Message → stored document. This is where PII (`to`, template variables, `text`) will be
-    encrypted (AES-256-GCM with the key id beside it) and the recipient's blind index added."""
+    """Message → stored document, without the fields that are None (`from_document` reads
+    them back as None; FerretDB spends CPU on every stored field). This is where PII (`to`,
+    template variables, `text`) will be encrypted (AES-256-GCM with the key id beside it) and
+    the recipient's blind index added."""
+    return {k: v for k, v in _all_fields(message).items() if v is not None}
+
+
+def _all_fields(message: Message) -> Document:
     return {
         "_id": message.id,
         "status": str(message.status),
@@ -132,7 +138,7 @@ def to_document(message: Message) -> Document:
     }
 
 
-_KNOWN = frozenset(to_document(Message("", "", "", datetime.now(UTC))))
+_KNOWN = frozenset(_all_fields(Message("", "", "", datetime.now(UTC))))
 
 
 def _aware(value: Any) -> Any:
