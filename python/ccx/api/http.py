@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -12,6 +13,15 @@ import orjson
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://ccx.dev/problems/"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds and `Z` (BSON dates come back naive, in UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -77,6 +87,11 @@ class ProblemError(Exception):
         self.extra: dict[str, Any] = {}
 
     def response(self, instance: str = "") -> Response:
+        doc = self.document(instance)
+        return Response(self.status, orjson.dumps(doc), list(self.headers), PROBLEM_JSON)
+
+    def document(self, instance: str = "") -> dict[str, Any]:
+        """The problem+json members (also embedded per item in batch results)."""
         doc: dict[str, Any] = {
             "type": PROBLEM_BASE + self.kind,
             "title": self.title,
@@ -88,7 +103,7 @@ class ProblemError(Exception):
         if self.errors is not None:
             doc["errors"] = [{"path": p, "message": m} for p, m in self.errors]
         doc.update(self.extra)
-        return Response(self.status, orjson.dumps(doc), list(self.headers), PROBLEM_JSON)
+        return doc
 
 
 def not_found(detail: str = "No such resource.") -> ProblemError:

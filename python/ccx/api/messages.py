@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -13,12 +13,12 @@ import orjson
 from ccx._native import ValidationError
 from ccx.api.guard import accept_problem, unavailable
 from ccx.api.http import (
-    PROBLEM_BASE,
     ProblemError,
     Request,
     Response,
     bad_request,
     invalid,
+    iso,
     not_found,
 )
 from ccx.api.openapi import header_param, operation, path_param, query_param
@@ -57,15 +57,6 @@ TIME = {"type": "string", "format": "date-time"}
 LIST_PARAMS = frozenset({"status", "from", "to", "limit", "cursor"})
 MESSAGE_SCHEMA = compile_schema(MESSAGE)
 BATCH_SCHEMA = compile_schema(MESSAGE_BATCH)
-
-
-def iso(moment: datetime | None) -> str | None:
-    """RFC 3339 in UTC with milliseconds and `Z` (BSON dates come back naive, in UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def accepted_body(accepted: Accepted) -> dict[str, Any]:
@@ -350,16 +341,8 @@ def _item_index(path: str) -> int | None:
 
 
 def _item_failure(index: int, problem: ProblemError) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "index": index,
-        "http_status": problem.status,
-        "type": PROBLEM_BASE + problem.kind,
-        "title": problem.title,
-        "detail": problem.detail or problem.title,
-    }
-    if problem.errors:
-        doc["errors"] = [{"path": p, "message": m} for p, m in problem.errors]
-    return doc
+    members = {k: v for k, v in problem.document().items() if k != "status"}
+    return {"index": index, "http_status": problem.status, **members}
 
 
 def register_message_routes(app: App) -> None:

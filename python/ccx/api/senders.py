@@ -5,17 +5,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import PyMongoError
 
-from ccx._native import CompiledSchema, ValidationError
 from ccx.api.guard import unavailable
-from ccx.api.http import ProblemError, Request, Response, bad_request, invalid, not_found
+from ccx.api.http import ProblemError, Request, Response, invalid, iso, not_found
 from ccx.api.openapi import operation, path_param
+from ccx.api.validation import compile_schema, validate_body
 from ccx.auth import Scope
-from ccx.ingest.schemas import SENDER, schema_bytes
+from ccx.ingest.schemas import SENDER
 from ccx.store.senders import PHONE_NUMBER_ID, MissingFields, Sender
 
 if TYPE_CHECKING:
@@ -23,11 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = CompiledSchema(schema_bytes(SENDER))
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_SCHEMA = compile_schema(SENDER)
 
 
 def sender_json(sender: Sender) -> dict[str, Any]:
@@ -39,19 +34,13 @@ def sender_json(sender: Sender) -> dict[str, Any]:
         "is_default": sender.is_default,
         "display_name": sender.display_name,
         "has_token": sender.has_token,
-        "created_at": _timestamp(sender.created_at),
-        "updated_at": _timestamp(sender.updated_at),
+        "created_at": iso(sender.created_at),
+        "updated_at": iso(sender.updated_at),
     }
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        body: dict[str, Any] = _SCHEMA.validate(request.body)
-    except ValidationError as exc:
-        errors = exc.errors
-        if len(errors) == 1 and errors[0][0] == "" and errors[0][1].startswith("invalid JSON"):
-            raise bad_request(errors[0][1]) from None
-        raise invalid(errors) from None
+    body: dict[str, Any] = validate_body(_SCHEMA, request.body)
     return body
 
 

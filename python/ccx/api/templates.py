@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccx._native import TemplateError
 from ccx.api.guard import unavailable
-from ccx.api.http import Request, Response, invalid, not_found
-from ccx.api.messages import iso
+from ccx.api.http import Request, Response, invalid, iso, not_found
 from ccx.api.openapi import operation, path_param, query_param
 from ccx.api.validation import compile_schema, query_value, strict_query, validate_body
 from ccx.auth import Principal, Scope

@@ -47,7 +47,7 @@ def check_storable(document: Any) -> None:
 
 def body_problem(errors: list[tuple[str, str]]) -> ProblemError:
     if is_parse_error(errors):
-        return bad_request(f"The body is not valid JSON: {errors[0][1]}.", errors)
+        return bad_request(f"{errors[0][1]} (the body must be one JSON document).", errors)
     return invalid(errors)
 
 
