@@ -59,7 +59,7 @@ from ccx.queue.publisher import Dispatch, Publisher
 from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
-from ccx.telemetry.tracing import TraceContext, current_trace
+from ccx.telemetry.tracing import TraceContext, current_trace, new_span_header
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ class GroupCommitter:
         if not stale:
             return 0
         items = [
-            Dispatch(m.id, tenant, m.priority, _relay_traceparent(m), m.attempt)
+            Dispatch(m.id, tenant, m.priority, new_span_header(m.trace_id), m.attempt)
             for tenant, m in stale
         ]
         results = await self.publisher.publish_batch(items)
@@ -451,10 +451,3 @@ class GroupCommitter:
 
 def _replayed(reservation: Reservation) -> Accepted:
     return Accepted(reservation.message_id, reservation.status, reservation.created_at, True)
-
-
-def _relay_traceparent(message: Message) -> str | None:
-    """A new span in the message's original trace."""
-    if not message.trace_id:
-        return None
-    return TraceContext(message.trace_id, TraceContext.new().span_id).header()

@@ -26,19 +26,12 @@ from ccx.ingest import metrics
 from ccx.ingest.accept import GroupCommitter, StoreFactory
 from ccx.ingest.idempotency import purge_expired
 from ccx.queue.publisher import Dispatch, Publisher
-from ccx.store.messages import Message, now_ms
+from ccx.store.messages import now_ms
 from ccx.store.tenants import TenantRepository
 from ccx.store.writers import Writer, WriterRegistry
-from ccx.telemetry.tracing import TraceContext
+from ccx.telemetry.tracing import new_span_header
 
 log = logging.getLogger(__name__)
-
-
-def _traceparent(message: Message) -> str | None:
-    """A new span in the message's original trace."""
-    if not message.trace_id:
-        return None
-    return TraceContext(message.trace_id, TraceContext.new().span_id).header()
 
 
 class Relay:
@@ -112,7 +105,10 @@ class Relay:
             if not found:
                 continue
             results = await self.publisher.publish_batch(
-                [Dispatch(m.id, tenant, m.priority, _traceparent(m), m.attempt) for m in found]
+                [
+                    Dispatch(m.id, tenant, m.priority, new_span_header(m.trace_id), m.attempt)
+                    for m in found
+                ]
             )
             confirmed = sum(1 for ok in results if ok is True)
             metrics.relayed_total.labels(tenant).inc(confirmed)

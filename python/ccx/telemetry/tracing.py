@@ -56,6 +56,14 @@ class TraceContext:
         return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
 
 
+def new_span_header(trace_id: str | None) -> str | None:
+    """A `traceparent` for a new span in an existing trace (None without a trace id): what a
+    message republished later carries on."""
+    if not trace_id:
+        return None
+    return TraceContext(trace_id, _hex(64)).header()
+
+
 current_trace: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
     "ccx_current_trace", default=None
 )
