@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ccx.store.templates import STATUSES as TEMPLATE_STATUSES
+from ccx.meta_facts import TEMPLATE_CATEGORIES, TEMPLATE_STATUSES
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -130,7 +130,7 @@ TEMPLATE: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
         "language": {"type": "string", "pattern": "^[a-z]{2,3}(_[A-Z]{2})?$"},
-        "category": {"enum": ["AUTHENTICATION", "MARKETING", "UTILITY"]},
+        "category": {"enum": list(TEMPLATE_CATEGORIES)},
         "parameter_format": {"enum": ["POSITIONAL", "NAMED"]},
         "status": {"enum": list(TEMPLATE_STATUSES)},
         "components": {

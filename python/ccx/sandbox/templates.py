@@ -14,27 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ccx.meta_facts import TEMPLATE_CATEGORIES, TEMPLATE_STATUSES
 from ccx.sandbox.errors import MetaError
 from ccx.sandbox.ids import template_id
 
-STATUSES = frozenset(
-    {
-        "APPROVED",
-        "PENDING",
-        "REJECTED",
-        "PAUSED",
-        "DISABLED",
-        "IN_APPEAL",
-        "FLAGGED",
-        "REINSTATED",
-        "PENDING_DELETION",
-        "DELETED",
-        "ARCHIVED",
-        "LIMIT_EXCEEDED",
-        "LOCKED",
-    }
-)
-CATEGORIES = frozenset({"AUTHENTICATION", "MARKETING", "UTILITY"})
+STATUSES = frozenset(TEMPLATE_STATUSES)
+CATEGORIES = frozenset(TEMPLATE_CATEGORIES)
 HEADER_FORMATS = frozenset({"NONE", "TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"})
 MEDIA_HEADERS = frozenset({"IMAGE", "VIDEO", "DOCUMENT", "LOCATION"})
 #: Template button type → (request `sub_type`, request parameter `type`) when it takes a value.

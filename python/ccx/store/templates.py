@@ -10,26 +10,12 @@ import orjson
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from ccx.meta_facts import TEMPLATE_STATUSES
 from ccx.store.messages import now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import TEMPLATES
 
-#: Meta's template statuses; only APPROVED templates can be sent.
-STATUSES = (
-    "APPROVED",
-    "PENDING",
-    "REJECTED",
-    "PAUSED",
-    "DISABLED",
-    "IN_APPEAL",
-    "FLAGGED",
-    "REINSTATED",
-    "PENDING_DELETION",
-    "DELETED",
-    "ARCHIVED",
-    "LIMIT_EXCEEDED",
-    "LOCKED",
-)
+STATUSES = TEMPLATE_STATUSES
 SENDABLE = frozenset({"APPROVED"})
 
 
