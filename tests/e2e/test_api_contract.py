@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
-from tests.e2e.test_serve import free_port
+from tests.e2e.serving import drop_tenant, serve, services_or_skip
 from tests.integration.api.conftest import ALL_SCOPES, KEYS, OTP_TEMPLATE, SENDER
 
 from ccx.admin.cli import create_tenant
@@ -27,78 +23,34 @@ from ccx.auth import KeyRing, issue
 from ccx.config import AuthSettings, load_settings
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).parents[2]
 TENANT = f"contract-{os.getpid()}"
-
-
-def _services_or_skip() -> None:
-    settings = load_settings()
-    from ccx.health import check_dependencies
-
-    health = asyncio.run(check_dependencies(settings))
-    down = [name for name, h in health.items() if not h.ok]
-    if down:
-        message = f"services down: {down}; start them with `make services`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    _services_or_skip()
+    services_or_skip()
     settings = load_settings()
     asyncio.run(create_tenant(settings, TENANT, None))
     token = issue(
         KeyRing.from_settings(AuthSettings(keys=KEYS, active_kid="it-1")), TENANT, ALL_SCOPES, 3600
     )
-    port = free_port()
     env = {
-        **os.environ,
         "CCX_AUTH_KEYS": KEYS,
         "CCX_AUTH_ACTIVE_KID": "it-1",
         "CCX_AUTH_USE_KEY_STORE": "false",
         "CCX_LOG_LEVEL": "WARNING",
     }
-    log = tmp_path_factory.mktemp("contract") / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ccx.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, proc, log)
-        auth = {"authorization": f"Bearer {token}"}
-        sender = {"waba_id": "100200300", "access_token": "EAAG-test", "is_default": True}
-        reply = httpx.put(f"{base}/v1/senders/{SENDER}", json=sender, headers=auth)
-        assert reply.status_code < 300, reply.text
-        reply = httpx.post(f"{base}/v1/templates", json=OTP_TEMPLATE, headers=auth)
-        assert reply.status_code < 300, reply.text
-        yield base, token
+        with serve(tmp_path_factory.mktemp("contract"), env) as base:
+            auth = {"authorization": f"Bearer {token}"}
+            sender = {"waba_id": "100200300", "access_token": "EAAG-test", "is_default": True}
+            reply = httpx.put(f"{base}/v1/senders/{SENDER}", json=sender, headers=auth)
+            assert reply.status_code < 300, reply.text
+            reply = httpx.post(f"{base}/v1/templates", json=OTP_TEMPLATE, headers=auth)
+            assert reply.status_code < 300, reply.text
+            yield base, token
     finally:
-        proc.terminate()
-        proc.wait(15)
-        from pymongo import MongoClient
-
-        with MongoClient(settings.mongo.uri) as client:
-            client.drop_database(f"ccx_t_{TENANT}")
-            client[settings.mongo.platform_db]["tenants"].delete_one({"_id": TENANT})
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"ccx serve did not become ready:\n{log.read_text()}")
+        drop_tenant(TENANT)
 
 
 def _document() -> dict[str, Any]:

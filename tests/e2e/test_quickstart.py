@@ -8,15 +8,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.test_api_contract import _services_or_skip
-from tests.e2e.test_serve import free_port
+from tests.e2e.serving import ROOT, drop_tenant, serve, services_or_skip
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).parents[2]
 TENANT = f"quick-{os.getpid()}"
 
 
@@ -35,7 +32,7 @@ def ccx(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    _services_or_skip()
+    services_or_skip()
     ccx("tenant", "create", TENANT)
     ccx("keys", "rotate")
     token = ccx(
@@ -46,39 +43,11 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         "--scope",
         "messages:write messages:read templates:write admin",
     )
-    port = free_port()
-    log = tmp_path_factory.mktemp("quickstart") / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ccx.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"ccx serve did not become ready:\n{log.read_text()}")
-        yield base, token
+        with serve(tmp_path_factory.mktemp("quickstart")) as base:
+            yield base, token
     finally:
-        proc.terminate()
-        proc.wait(15)
-        from pymongo import MongoClient
-
-        from ccx.config import load_settings
-
-        settings = load_settings()
-        with MongoClient(settings.mongo.uri) as client:
-            client.drop_database(f"ccx_t_{TENANT}")
-            client[settings.mongo.platform_db]["tenants"].delete_one({"_id": TENANT})
+        drop_tenant(TENANT)
 
 
 def test_quickstart(api: tuple[str, str]) -> None:

@@ -7,7 +7,6 @@ import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,28 +25,12 @@ from ccx.store.mongo import Document
 from ccx.store.names import PLATFORM_TENANTS, SENDERS, tenant_db
 from ccx.store.senders import SenderRepository
 from ccx.store.tenants import TenantRepository
+from tests.integration.api.conftest import Proto, Scope
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "EAAG-meta-access-token-" + "x" * 40
 Call = Callable[..., Awaitable[tuple[int, dict[str, str], Any]]]
-
-
-@dataclass
-class Scope:
-    method: str
-    path: str
-    headers: dict[str, str] = field(default_factory=dict)
-    query_string: str = ""
-    proto: str = "http"
-
-
-class Proto:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    async def __call__(self) -> bytes:
-        return self.body
 
 
 @pytest.fixture(scope="module")
