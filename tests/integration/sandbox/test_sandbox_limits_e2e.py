@@ -59,10 +59,12 @@ def test_pair_limit_burst_45_then_131056(client: httpx.Client) -> None:
 
 
 def test_pair_limit_refills_one_per_interval(client: httpx.Client, admin: httpx.Client) -> None:
-    admin.put("/limits", json={"pair_burst": 1, "pair_interval_s": 0.3}).raise_for_status()
+    # The interval is long enough that a slow CI machine still sends the second
+    # message before the refill (0.3 s was not).
+    admin.put("/limits", json={"pair_burst": 1, "pair_interval_s": 1.5}).raise_for_status()
     assert send(client, text()).status_code == 200
     assert send(client, text()).json()["error"]["code"] == 131056
-    time.sleep(0.35)
+    time.sleep(1.6)
     assert send(client, text()).status_code == 200
 
 
