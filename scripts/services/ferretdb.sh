@@ -9,7 +9,7 @@ FERRETDB_STAMP="$BIN/ferretdb.stamp"
 
 # The build is skipped when .bin/ferretdb was built from the same wrapper module files.
 ferretdb_source_hash() {
-    (cd "$FERRETDB_SRC" && cat go.mod go.sum main.go) | sha256sum | cut -d' ' -f1
+    (cd "$FERRETDB_SRC" && cat go.mod go.sum ./*.go) | sha256sum | cut -d' ' -f1
 }
 
 find_go() {

@@ -11,10 +11,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only when -pprof-addr is set
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/build/version"
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -26,7 +30,13 @@ func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI: an existing directory, ending with /")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	idLookups := flag.Bool("index-id-lookups", true, "index the expression FerretDB looks _id up by (see idindex.go)")
+	pprofAddr := flag.String("pprof-addr", "", "serve Go's /debug/pprof on this address (diagnostics)")
 	flag.Parse()
+
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -57,6 +67,11 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if *idLookups {
+		dir := strings.TrimPrefix(strings.SplitN(*sqliteURL, "?", 2)[0], "file:")
+		go indexIDLookups(ctx, dir, 250*time.Millisecond, logger)
+	}
 
 	logger.Info("listening", "uri", server.MongoDBURI(), "version", version.Get().Version)
 	if err := server.Run(ctx); err != nil {
