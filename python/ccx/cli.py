@@ -17,6 +17,7 @@ from ccx.telemetry.logging import configure_logging
 DELEGATED: dict[str, tuple[str, str]] = {
     "serve": ("ccx.api.serve", "serve the HTTP API (granian, RSGI)"),
     "services": ("ccx.devservices", "install, start, stop and check the local services"),
+    "worker": ("ccx.dispatch.cli", "run a dispatch worker (queues to Meta)"),
     "sandbox": ("ccx.sandbox.cli", "run the Meta Cloud API simulator"),
     "bench": ("ccx.bench.cli", "benchmarks: native hot paths, ingest load"),
     "tenant": ("ccx.admin.cli:tenant_main", "create and list tenants"),

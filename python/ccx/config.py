@@ -184,6 +184,34 @@ class DispatchSettings:
     breaker_half_open_probes: int = setting(
         3, "Circuit breaker: probes in half-open; all must succeed to close it."
     )
+    prefetch: int = setting(
+        4, "Worker: unacknowledged envelopes per tier queue (each holds up to 256 messages)."
+    )
+    envelopes: int = setting(
+        8, "Worker: envelopes processed at once per class (critical+high, default+low)."
+    )
+    inflight_initial: int = setting(32, "Worker: sends in flight at start (AIMD adjusts it).")
+    inflight_min: int = setting(4, "Worker: lowest in-flight limit.")
+    inflight_max: int = setting(256, "Worker: highest in-flight limit.")
+    latency_target_s: float = setting(
+        1.0, "Worker: a send slower than this counts as congestion (cuts the in-flight limit)."
+    )
+    max_attempts: int = setting(
+        7, "Sends of a message before it goes to reconciliation (retries at 2s, 4s ... 30m)."
+    )
+    lease_s: float = setting(
+        60.0, "Claim lease: a message still dispatching this long after its claim is swept."
+    )
+    sweep_interval_s: float = setting(
+        15.0, "Worker: how often expired leases and lost retries are looked for."
+    )
+    hold_pause_s: float = setting(
+        300.0, "Worker: how long a sender number pauses after a hold error (131031, 368...)."
+    )
+    tenant_refresh_s: float = setting(5.0, "Worker: how often new tenants are looked for.")
+    metrics_port: int = setting(
+        0, "Worker: port of its Prometheus /metrics on 127.0.0.1 (0: none)."
+    )
 
 
 @dataclass(frozen=True, slots=True)

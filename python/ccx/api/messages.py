@@ -41,6 +41,7 @@ from ccx.ingest.schemas import MESSAGE, MESSAGE_BATCH, METADATA_MAX_BYTES
 from ccx.ingest.senders import UnknownSender
 from ccx.ingest.templates import TemplateRejected
 from ccx.store.messages import Message, Status
+from ccx.store.transitions import Transitions
 from ccx.telemetry.tracing import current_trace
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ class MessageRoutes:
         repo = self.services.messages(principal.tenant)
         ctx = current_trace.get()
         try:
-            changed = await repo.transition(
+            changed = await Transitions(repo).transition(
                 message_id,
                 CANCELLABLE,
                 Status.CANCELLED,

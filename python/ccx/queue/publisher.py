@@ -12,7 +12,7 @@ AMQP header carries the first one's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aio_pika
@@ -42,6 +42,13 @@ class Dispatch:
     priority: str
     traceparent: str | None = None
     attempt: int = 0
+    #: The `seq` the message is at when it is not freshly queued (a retry): the worker's
+    #: claim is event seq + 1 (see `ccx.store.transitions`). None means 2, `queued`.
+    seq: int | None = None
+
+    @property
+    def routing_key(self) -> str:
+        return tier_routing_key(self.tenant, self.priority)
 
 
 def envelope(items: Sequence[Dispatch]) -> bytes:
@@ -53,12 +60,20 @@ def envelope(items: Sequence[Dispatch]) -> bytes:
             "kind": "dispatch",
             "tenant": first.tenant,
             "priority": first.priority,
-            "messages": [
-                {"id": i.message_id, "attempt": i.attempt, "traceparent": i.traceparent}
-                for i in items
-            ],
+            "messages": [_item(i) for i in items],
         }
     )
+
+
+def _item(item: Dispatch) -> dict[str, object]:
+    body: dict[str, object] = {
+        "id": item.message_id,
+        "attempt": item.attempt,
+        "traceparent": item.traceparent,
+    }
+    if item.seq is not None:
+        body["seq"] = item.seq
+    return body
 
 
 def envelope_message_ids(body: bytes) -> list[str]:
@@ -83,11 +98,20 @@ def amqp_message(items: Sequence[Dispatch]) -> aio_pika.Message:
     )
 
 
-def group_envelopes(items: Sequence[Dispatch]) -> list[list[int]]:
-    """Indexes of `items` per envelope: same tenant and tier, at most ENVELOPE_MAX each."""
-    groups: dict[tuple[str, str], list[int]] = {}
+Route = Callable[[Dispatch], str]
+
+
+def tier_route(item: Dispatch) -> str:
+    """Where the accept path sends a dispatch: its tenant's tier queue."""
+    return item.routing_key
+
+
+def group_envelopes(items: Sequence[Dispatch], route: Route = tier_route) -> list[list[int]]:
+    """Indexes of `items` per envelope: same routing key (so same tenant and tier), at most
+    ENVELOPE_MAX each."""
+    groups: dict[str, list[int]] = {}
     for index, item in enumerate(items):
-        groups.setdefault((item.tenant, item.priority), []).append(index)
+        groups.setdefault(route(item), []).append(index)
     return [
         indexes[start : start + ENVELOPE_MAX]
         for indexes in groups.values()
@@ -102,9 +126,15 @@ class PublisherUnavailable(Exception):
 class Publisher:
     """One confirming channel on a robust connection (it reopens after a broker restart)."""
 
-    def __init__(self, connection: AbstractRobustConnection, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        timeout_s: float = 5.0,
+        exchange: str = WORK_EXCHANGE,
+    ) -> None:
         self.connection = connection
         self.timeout_s = timeout_s
+        self.exchange_name = exchange
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._lock = asyncio.Lock()
@@ -126,7 +156,7 @@ class Publisher:
                     publisher_confirms=True, on_return_raises=True
                 )
                 self._exchange = await self._channel.declare_exchange(
-                    WORK_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+                    self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
                 )
             return self._exchange
 
@@ -134,10 +164,12 @@ class Publisher:
         """Open the channel now rather than on the first publish."""
         await self._exchange_ready()
 
-    async def publish_batch(self, items: Sequence[Dispatch]) -> list[bool | Exception]:
-        """Publish every item with confirms, grouped into envelopes; per item True (its
-        envelope confirmed) or the exception (nack, unroutable, timeout, connection lost).
-        Never raises for a single item."""
+    async def publish_batch(
+        self, items: Sequence[Dispatch], route: Route = tier_route
+    ) -> list[bool | Exception]:
+        """Publish every item with confirms, grouped into envelopes by `route` (the routing
+        key); per item True (its envelope confirmed) or the exception (nack, unroutable,
+        timeout, connection lost). Never raises for a single item."""
         if not items:
             return []
         try:
@@ -145,14 +177,14 @@ class Publisher:
         except Exception as exc:
             return [exc] * len(items)
         results: list[bool | Exception] = [True] * len(items)
-        envelopes = group_envelopes(items)
+        envelopes = group_envelopes(items, route)
         for start in range(0, len(envelopes), CHUNK):
             chunk = envelopes[start : start + CHUNK]
             outcomes = await asyncio.gather(
                 *(
                     exchange.publish(
                         amqp_message([items[i] for i in indexes]),
-                        tier_routing_key(items[indexes[0]].tenant, items[indexes[0]].priority),
+                        route(items[indexes[0]]),
                         mandatory=True,
                         timeout=self.timeout_s,
                     )

@@ -21,7 +21,6 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -277,32 +276,6 @@ class MessageRepository:
             {"writer": writer, "status": str(Status.QUEUED), "created_at": {"$gte": utc_ms(since)}}
         ).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
         return [from_document(doc) async for doc in found.limit(limit)]
-
-    async def transition(
-        self,
-        message_id: str,
-        from_states: Sequence[Status],
-        to_state: Status,
-        trace_id: str | None = None,
-        **fields: Any,
-    ) -> Message | None:
-        """Move one message from any of `from_states` to `to_state` atomically (the state
-        check and the `seq` increment are one update) and record the event. Returns the
-        updated message, or None when it was not in one of `from_states` (or does not exist)."""
-        at = now_ms()
-        doc = await self.messages.find_one_and_update(
-            {"_id": message_id, "status": {"$in": [str(s) for s in from_states]}},
-            {"$set": {"status": str(to_state), "updated_at": at, **fields}, "$inc": {"seq": 1}},
-            return_document=pymongo.ReturnDocument.BEFORE,
-        )
-        if doc is None:
-            return None
-        before = from_document(doc)
-        await self.append_event(
-            message_id, before.seq + 1, str(before.status), str(to_state), at, trace_id
-        )
-        doc.update(fields, status=str(to_state), updated_at=at, seq=before.seq + 1)
-        return from_document(doc)
 
     async def append_event(
         self,

@@ -46,6 +46,56 @@ dispatch_breaker_state = Gauge(
     multiprocess_mode="livemax",
 )
 
+dispatch_outcomes_total = Counter(
+    "ccx_dispatch_outcomes_total",
+    "Send attempts by outcome class and Meta error code (empty when none).",
+    ["kind", "code"],
+)
+dispatch_claims_total = Counter(
+    "ccx_dispatch_claims_total",
+    "Claims by result: won, or lost (already claimed, cancelled or past that state).",
+    ["result"],
+)
+dispatch_transitions_total = Counter(
+    "ccx_dispatch_transitions_total", "State changes written by the workers.", ["to"]
+)
+dispatch_retries_total = Counter(
+    "ccx_dispatch_retries_total", "Retries scheduled, by delay step.", ["delay"]
+)
+dispatch_envelopes_total = Counter(
+    "ccx_dispatch_envelopes_total",
+    "Envelopes taken off the queues by result (acked, poison, requeued).",
+    ["result"],
+)
+dispatch_envelope_seconds = Histogram(
+    "ccx_dispatch_envelope_seconds",
+    "Time from taking an envelope to acknowledging it.",
+    ["tier"],
+    buckets=LATENCY_BUCKETS,
+)
+dispatch_inflight = Gauge("ccx_dispatch_inflight", "Sends in flight.", multiprocess_mode="livesum")
+dispatch_inflight_limit = Gauge(
+    "ccx_dispatch_inflight_limit",
+    "Adaptive in-flight limit (AIMD on Meta's latency and throttling).",
+    multiprocess_mode="livesum",
+)
+dispatch_paused_numbers = Gauge(
+    "ccx_dispatch_paused_numbers",
+    "Sender numbers paused after a hold error (an alert should fire when above 0).",
+    multiprocess_mode="livemax",
+)
+dispatch_swept_total = Counter(
+    "ccx_dispatch_swept_total",
+    "Messages the sweeper moved: expired leases to undetermined, lost retries republished.",
+    ["action"],
+)
+queue_depth = Gauge(
+    "ccx_queue_depth",
+    "Envelopes waiting in the tier queues, per tier (all tenants).",
+    ["tier"],
+    multiprocess_mode="livemax",
+)
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics text and its content type (aggregated across workers when multiprocess)."""

@@ -11,6 +11,7 @@ from ccx.ids import new_message_id
 from ccx.store.messages import Message, MessageRepository, Status, decode_cursor, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
+from ccx.store.transitions import Transitions
 
 
 def _message(created_at: datetime, **kw: object) -> Message:
@@ -62,10 +63,13 @@ async def test_insert_get_list_queue_and_events(
     expected = sorted(everything, key=lambda m: (m.created_at, m.id), reverse=True)
     assert seen == [m.id for m in expected]
 
-    moved = await repo.transition(messages[0].id, [Status.ACCEPTED], Status.CANCELLED)
+    moves = Transitions(repo)
+    moved = await moves.transition(messages[0].id, [Status.ACCEPTED], Status.CANCELLED)
     assert moved is not None
     assert (moved.status, moved.seq) == (Status.CANCELLED, 2)
-    assert await repo.transition(messages[0].id, [Status.ACCEPTED], Status.CANCELLED) is None
+    assert await moves.transition(messages[0].id, [Status.ACCEPTED], Status.CANCELLED) is None
+    history = await repo.history(moved)
+    assert [(e["seq"], e["to"]) for e in history] == [(1, "accepted"), (2, "cancelled")]
     cancelled, _ = await repo.list(status=Status.CANCELLED)
     assert [m.id for m in cancelled] == [messages[0].id]
     window, _ = await repo.list(created_from=base, created_to=base + timedelta(seconds=1))

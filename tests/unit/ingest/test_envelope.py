@@ -38,7 +38,7 @@ def test_envelope_has_exactly_the_routing_fields() -> None:
 
 def test_no_pii_can_reach_the_envelope() -> None:
     fields = set(Dispatch.__dataclass_fields__)
-    assert fields == {"message_id", "tenant", "priority", "traceparent", "attempt"}
+    assert fields == {"message_id", "tenant", "priority", "traceparent", "attempt", "seq"}
     body = envelope([ITEM])
     for forbidden in (b"to", b"text", b"template", b"variables", b"metadata", b"+55"):
         assert forbidden not in body.replace(b'"tenant"', b"")

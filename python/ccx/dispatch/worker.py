@@ -1,0 +1,531 @@
+"""`ccx worker`: consume every tenant's tier queues, claim, send through Meta, record outcomes.
+
+One envelope (up to 256 messages of one tenant and tier) is the unit of work:
+
+1. **claim** every message in one insert of `dispatching` events (`ccx.store.transitions`):
+   a message that another worker, a cancel or an earlier delivery already moved is dropped;
+2. **send** the claimed ones concurrently: per-number pacing, circuit breaker and the
+   adaptive in-flight limit (critical first) in front of the pooled Meta client;
+3. **record** every outcome in one more insert (fenced: a worker whose lease was swept
+   loses), publish the retries with confirms, then **ack** the envelope.
+
+A failure of MongoDB or RabbitMQ on the way holds the envelope and retries the step (nothing
+is acked, nothing is sent twice: a repeated claim or outcome write recognises its own events).
+
+Scheduling: deliveries wait in per-tier buffers; urgent (critical, high) and bulk (default,
+low) envelopes have their own slots, tiers are served by weight (8:4:2:1, so low is never
+starved) and tenants round-robin within a tier. Consumption is bounded by the prefetch: the
+broker stops delivering to a worker that does not ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection
+from datetime import timedelta
+from typing import TypeVar
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from ccx.config import Settings
+from ccx.dispatch.breaker import CircuitBreaker, export_states, settings_from
+from ccx.dispatch.decisions import Decision, decide, defer, fail
+from ccx.dispatch.envelopes import PoisonEnvelope, Work, parse
+from ccx.dispatch.inflight import AdaptiveLimit, LimitSettings
+from ccx.dispatch.meta_client import MetaClient
+from ccx.dispatch.outcomes import Kind, Outcome
+from ccx.dispatch.pacing import NumberPacer
+from ccx.dispatch.payload import TemplateCache, Unsendable, request_body
+from ccx.dispatch.senders import SenderBook
+from ccx.ids import new_message_id
+from ccx.queue import connection as amqp
+from ccx.queue.names import RETRY_EXCHANGE, Tier, retry_routing_key, tier_queue
+from ccx.queue.publisher import Dispatch, Publisher
+from ccx.queue.topology import declare_shared, declare_tenant
+from ccx.security import DataKeys
+from ccx.store import mongo as store
+from ccx.store.messages import Message, MessageRepository, Status, now_ms
+from ccx.store.mongo import Document
+from ccx.store.names import tenant_db
+from ccx.store.tenants import TenantRepository
+from ccx.store.transitions import Change, Transitions
+from ccx.telemetry import metrics
+from ccx.telemetry.tracing import TraceContext, current_trace
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RANK = {Tier.CRITICAL: 0, Tier.HIGH: 1, Tier.DEFAULT: 2, Tier.LOW: 3}
+WEIGHT = {Tier.CRITICAL: 8, Tier.HIGH: 4, Tier.DEFAULT: 2, Tier.LOW: 1}
+CLASSES: dict[str, tuple[Tier, ...]] = {
+    "urgent": (Tier.CRITICAL, Tier.HIGH),
+    "bulk": (Tier.DEFAULT, Tier.LOW),
+}
+#: Back-off of a step that failed on MongoDB or RabbitMQ, doubling up to the maximum.
+STEP_RETRY_S, STEP_RETRY_MAX_S = 0.2, 5.0
+
+
+class Stopping(Exception):
+    """The worker is shutting down in the middle of an envelope."""
+
+
+class TierBuffers:
+    """Deliveries waiting for an envelope slot: per tier, per tenant, served by weight."""
+
+    def __init__(self, tiers: tuple[Tier, ...]) -> None:
+        self.tiers = tiers
+        self._queues: dict[Tier, dict[str, deque[AbstractIncomingMessage]]] = {t: {} for t in tiers}
+        self._pass = dict.fromkeys(tiers, 0.0)
+        self.ready = asyncio.Event()
+
+    def put(self, tier: Tier, tenant: str, delivery: AbstractIncomingMessage) -> None:
+        self._queues[tier].setdefault(tenant, deque()).append(delivery)
+        self.ready.set()
+
+    def __len__(self) -> int:
+        return sum(len(q) for per in self._queues.values() for q in per.values())
+
+    def take(self) -> tuple[Tier, AbstractIncomingMessage] | None:
+        """Stride scheduling across the non-empty tiers, round-robin across tenants."""
+        busy = [t for t in self.tiers if any(self._queues[t].values())]
+        if not busy:
+            self.ready.clear()
+            return None
+        tier = min(busy, key=lambda t: (self._pass[t], RANK[t]))
+        floor = min(self._pass[t] for t in busy)
+        for t in self.tiers:  # an idle tier does not bank credit
+            self._pass[t] = max(self._pass[t], floor)
+        self._pass[tier] += 1.0 / WEIGHT[tier]
+        per_tenant = self._queues[tier]
+        tenant = next(name for name, q in per_tenant.items() if q)
+        waiting = per_tenant.pop(tenant)
+        delivery = waiting.popleft()
+        if waiting:  # back in last place: the next take serves another tenant first
+            per_tenant[tenant] = waiting
+        return tier, delivery
+
+    def requeue_all(self) -> list[AbstractIncomingMessage]:
+        out = [d for per in self._queues.values() for q in per.values() for d in q]
+        for per in self._queues.values():
+            per.clear()
+        return out
+
+
+class Worker:
+    """A dispatch worker process (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        meta: MetaClient | None = None,
+        worker_id: str | None = None,
+        tenants: Collection[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        d = settings.dispatch
+        self.id = worker_id or "wk_" + new_message_id()[4:]
+        #: Serve only these tenants (None: every tenant, found as they are created).
+        self.only = frozenset(tenants) if tenants is not None else None
+        self.mongo: AsyncMongoClient[Document] = store.make_client(settings.mongo)
+        self.tenants = TenantRepository(self.mongo, settings.mongo.platform_db)
+        self.meta = meta or MetaClient.from_settings(d)
+        self.breaker = CircuitBreaker(settings_from(d))
+        self.limit = AdaptiveLimit(
+            LimitSettings(
+                d.inflight_initial, d.inflight_min, d.inflight_max, 0.7, d.latency_target_s
+            )
+        )
+        self.pacer = NumberPacer()
+        self.templates = TemplateCache(self.database)
+        self.senders = SenderBook(self.database, DataKeys.from_settings(settings.security))
+        self.buffers = {name: TierBuffers(tiers) for name, tiers in CLASSES.items()}
+        self.paused: dict[str, float] = {}
+        self.rabbit: AbstractRobustConnection | None = None
+        self.retries: Publisher | None = None
+        self.requeue: Publisher | None = None
+        self._channels: dict[str, AbstractChannel] = {}
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._envelope_tasks: set[asyncio.Task[None]] = set()
+        self._repos: dict[str, MessageRepository] = {}
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def database(self, tenant: str) -> AsyncDatabase[Document]:
+        return self.mongo[tenant_db(tenant)]
+
+    def repo(self, tenant: str) -> MessageRepository:
+        repo = self._repos.get(tenant)
+        if repo is None:
+            repo = self._repos[tenant] = MessageRepository(self.database(tenant))
+        return repo
+
+    def _spawn(self, coro: Awaitable[None], name: str, group: set[asyncio.Task[None]]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(f"ccx-worker-{name}")
+        group.add(task)
+        task.add_done_callback(group.discard)
+
+    async def _persist(self, step: Callable[[bool], Awaitable[T]], what: str) -> T:
+        """Run `step(recheck)` until it succeeds; `recheck` is True after a failure (the
+        step may have been applied before the error surfaced)."""
+        delay, failed = STEP_RETRY_S, False
+        while True:
+            try:
+                return await step(failed)
+            except (PyMongoError, aio_pika.exceptions.AMQPError, RuntimeError, OSError) as exc:
+                if self._stop.is_set():
+                    raise Stopping from exc
+                metrics.dependency_errors_total.labels(what).inc()
+                log.warning("%s failed, retrying in %.1f s: %r", what, delay, exc)
+                failed = True
+                await asyncio.sleep(delay)
+                delay = min(STEP_RETRY_MAX_S, delay * 2)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, declare the shared topology and start consuming; returns at once."""
+        self.rabbit = await amqp.connect(self.settings.rabbitmq, name=f"ccx-worker-{self.id}")
+        channel = await self.rabbit.channel()
+        await declare_shared(channel)
+        await channel.close()
+        self.retries = Publisher(self.rabbit, exchange=RETRY_EXCHANGE)
+        self.requeue = Publisher(self.rabbit)
+        await self.retries.start()
+        await self.requeue.start()
+        await self.meta.__aenter__()
+        self._spawn(self._watch_tenants(), "tenants", self._tasks)
+        for name in CLASSES:
+            self._spawn(self._schedule(name), f"schedule-{name}", self._tasks)
+        self._spawn(self._sweep_loop(), "sweep", self._tasks)
+        self._spawn(self._gauges(), "gauges", self._tasks)
+        log.info("worker %s started", self.id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        await stop.wait()
+        await self.close()
+
+    async def close(self, grace_s: float = 10.0) -> None:
+        """Stop consuming, let envelopes in progress finish (up to `grace_s`), close."""
+        self._stop.set()
+        for channel in list(self._channels.values()):
+            with contextlib.suppress(Exception):
+                await channel.close()  # unacked deliveries go back to their queues
+        self._channels.clear()
+        if self._envelope_tasks:
+            await asyncio.wait(set(self._envelope_tasks), timeout=grace_s)
+        for task in [*self._tasks, *self._envelope_tasks]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._envelope_tasks, return_exceptions=True)
+        for publisher in (self.retries, self.requeue):
+            if publisher is not None:
+                with contextlib.suppress(Exception):
+                    await publisher.close()
+        with contextlib.suppress(Exception):
+            await self.meta.aclose()
+        if self.rabbit is not None:
+            with contextlib.suppress(Exception):
+                await self.rabbit.close()
+        with contextlib.suppress(Exception):
+            await self.mongo.close()
+        log.info("worker %s stopped", self.id)
+
+    # -- consuming -------------------------------------------------------------------------
+
+    async def _watch_tenants(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for tenant in await self.tenants.list():
+                    wanted = self.only is None or tenant.id in self.only
+                    if wanted and tenant.id not in self._channels:
+                        await self._consume(tenant.id)
+            except Exception as exc:  # the next round tries again
+                log.warning("tenant refresh failed: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.dispatch.tenant_refresh_s)
+
+    async def consume_tenant(self, tenant: str) -> None:
+        """Start consuming `tenant` now (the tenant watcher would within `tenant_refresh_s`)."""
+        if tenant not in self._channels:
+            await self._consume(tenant)
+
+    async def _consume(self, tenant: str) -> None:
+        assert self.rabbit is not None
+        channel = await self.rabbit.channel()
+        await channel.set_qos(prefetch_count=self.settings.dispatch.prefetch)
+        await declare_tenant(channel, tenant)
+        for tier in Tier:
+            queue = await channel.get_queue(tier_queue(tenant, tier), ensure=False)
+            await queue.consume(self._on_delivery(tenant, tier))
+        self._channels[tenant] = channel
+        log.info("consuming tenant %s", tenant)
+
+    def _on_delivery(
+        self, tenant: str, tier: Tier
+    ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        buffers = next(b for b in self.buffers.values() if tier in b.tiers)
+
+        async def on_delivery(delivery: AbstractIncomingMessage) -> None:
+            buffers.put(tier, tenant, delivery)
+
+        return on_delivery
+
+    async def _schedule(self, name: str) -> None:
+        buffers = self.buffers[name]
+        slots = asyncio.Semaphore(self.settings.dispatch.envelopes)
+        while not self._stop.is_set():
+            await buffers.ready.wait()
+            taken = buffers.take()
+            if taken is None:
+                continue
+            await slots.acquire()
+            tier, delivery = taken
+
+            async def run(tier: Tier = tier, delivery: AbstractIncomingMessage = delivery) -> None:
+                try:
+                    await self._envelope(tier, delivery)
+                finally:
+                    slots.release()
+
+            self._spawn(run(), f"envelope-{tier}", self._envelope_tasks)
+
+    # -- one envelope ----------------------------------------------------------------------
+
+    async def _envelope(self, tier: Tier, delivery: AbstractIncomingMessage) -> None:
+        started = time.perf_counter()
+        try:
+            works = parse(delivery.body)
+        except PoisonEnvelope as exc:
+            log.error("poison envelope to the DLQ: %s", exc, extra={"tier": str(tier)})
+            metrics.dispatch_envelopes_total.labels("poison").inc()
+            with contextlib.suppress(Exception):
+                await delivery.reject(requeue=False)
+            return
+        actor = f"{self.id}.{new_message_id()[4:]}"
+        try:
+            await self.process(works, actor)
+        except Stopping:
+            metrics.dispatch_envelopes_total.labels("requeued").inc()
+            with contextlib.suppress(Exception):
+                await delivery.nack(requeue=True)
+            return
+        except Exception:
+            log.exception("envelope failed; it goes back to its queue")
+            metrics.dispatch_envelopes_total.labels("requeued").inc()
+            with contextlib.suppress(Exception):
+                await delivery.nack(requeue=True)
+            return
+        with contextlib.suppress(Exception):
+            await delivery.ack()
+        metrics.dispatch_envelopes_total.labels("acked").inc()
+        metrics.dispatch_envelope_seconds.labels(str(tier)).observe(time.perf_counter() - started)
+
+    async def process(self, works: list[Work], actor: str) -> list[Decision]:
+        """Claim, send and record one envelope's messages; returns the recorded decisions."""
+        tenant = works[0].tenant
+        moves = Transitions(self.repo(tenant))
+        until = now_ms() + timedelta(seconds=self.settings.dispatch.lease_s)
+        claims = [
+            Change(
+                w.message_id,
+                w.seq,
+                w.from_status,
+                Status.DISPATCHING,
+                _trace_id(w.traceparent),
+                {"attempt": w.attempt + 1, "lease": {"owner": self.id, "until": until}},
+            )
+            for w in works
+        ]
+        claimed = await self._persist(
+            lambda recheck: moves.claim(claims, actor, recheck), "mongodb"
+        )
+        held = [(w, m) for w, m in zip(works, claimed, strict=True) if m is not None]
+        metrics.dispatch_claims_total.labels("won").inc(len(held))
+        metrics.dispatch_claims_total.labels("lost").inc(len(works) - len(held))
+        if not held:
+            return []
+        decisions = list(await asyncio.gather(*(self._attempt(w, m) for w, m in held)))
+        changes = [d.change for d in decisions]
+        recorded = await self._persist(
+            lambda recheck: moves.apply(changes, actor, recheck), "mongodb"
+        )
+        kept = []
+        for decision, ok in zip(decisions, recorded, strict=True):
+            if ok:
+                kept.append(decision)
+                metrics.dispatch_transitions_total.labels(str(decision.change.to_status)).inc()
+            else:
+                log.warning(
+                    "outcome of %s not recorded: its lease was taken over",
+                    decision.change.message_id,
+                )
+        await self._publish_retries([d for d in kept if d.retry is not None])
+        return kept
+
+    async def _publish_retries(self, decisions: list[Decision]) -> None:
+        if not decisions:
+            return
+        assert self.retries is not None
+        items = [d.retry for d in decisions if d.retry is not None]
+        delays = {d.retry.message_id: d.delay for d in decisions if d.retry and d.delay}
+        for d in decisions:
+            metrics.dispatch_retries_total.labels(d.delay or "").inc()
+
+        def route(item: Dispatch) -> str:
+            return retry_routing_key(item.tenant, item.priority, delays[item.message_id])
+
+        async def publish(_: bool) -> None:
+            assert self.retries is not None
+            results = await self.retries.publish_batch(items, route)
+            failed = [r for r in results if r is not True]
+            if failed:
+                raise RuntimeError(f"retry publish failed: {failed[0]!r}")
+
+        await self._persist(publish, "rabbitmq")
+
+    # -- one message -----------------------------------------------------------------------
+
+    async def _attempt(self, work: Work, message: Message) -> Decision:
+        ctx = TraceContext.parse(work.traceparent)
+        token = current_trace.set(ctx.child() if ctx else TraceContext.new())
+        try:
+            return await self._send(work, message)
+        finally:
+            current_trace.reset(token)
+
+    async def _send(self, work: Work, message: Message) -> Decision:
+        seq, attempt = message.seq, message.attempt
+        trace_id = _trace_id(work.traceparent) or message.trace_id
+        now = now_ms()
+        route = await self._persist(
+            lambda _: self.senders.route(work.tenant, message.sender), "mongodb"
+        )
+        if route is None:
+            detail = f"no sender {message.sender or '(default)'} with an access token"
+            return fail(work, seq, trace_id, "no_sender", detail)
+        number = route.phone_number_id
+        paused_until = self.paused.get(number, 0.0)
+        if paused_until > time.monotonic():
+            return defer(work, seq, now, trace_id, paused_until - time.monotonic(), "paused")
+        try:
+            body = await self._persist(
+                lambda _: request_body(message, work.tenant, attempt, self.templates), "mongodb"
+            )
+        except Unsendable as exc:
+            return fail(work, seq, trace_id, exc.code, exc.detail)
+        await self.pacer.wait(number, float(route.throughput))
+        if not self.breaker.allow(number):
+            return defer(work, seq, now, trace_id, self.breaker.retry_in(number), "circuit_open")
+        await self.limit.acquire(RANK[work.priority])
+        started = time.perf_counter()
+        outcome: Outcome | None = None
+        try:
+            outcome = await self.meta.send(number, route.access_token, body)
+        finally:
+            latency = time.perf_counter() - started
+            self.limit.release(outcome.kind if outcome else None, latency)
+            if outcome is None:
+                self.breaker.release(number)
+        self.breaker.record(number, outcome.kind)
+        metrics.dispatch_outcomes_total.labels(str(outcome.kind), str(outcome.code or "")).inc()
+        log.info(
+            "attempt %d of %s: %s",
+            attempt,
+            message.id,
+            outcome.kind,
+            extra={"reason": outcome.reason, "code": outcome.code, "number": number},
+        )
+        if outcome.kind is Kind.THROTTLE:
+            self.pacer.throttled(number)
+        min_delay = 0.0
+        if outcome.kind is Kind.HOLD:
+            self._pause(number, outcome)
+            min_delay = self.settings.dispatch.hold_pause_s
+        return decide(
+            work,
+            seq,
+            attempt,
+            outcome,
+            now_ms(),
+            trace_id,
+            self.settings.dispatch.max_attempts,
+            min_delay,
+        )
+
+    def _pause(self, number: str, outcome: Outcome) -> None:
+        pause_s = self.settings.dispatch.hold_pause_s
+        self.paused[number] = time.monotonic() + pause_s
+        log.error(
+            "sender number %s paused for %.0f s: Meta answered %s (%s)",
+            number,
+            pause_s,
+            outcome.code,
+            outcome.title or outcome.reason,
+            extra={"alert": "sender_hold", "number": number, "code": outcome.code},
+        )
+
+    # -- background ------------------------------------------------------------------------
+
+    async def _gauges(self) -> None:
+        while not self._stop.is_set():
+            metrics.dispatch_inflight.set(self.limit.in_flight)
+            metrics.dispatch_inflight_limit.set(self.limit.limit)
+            now = time.monotonic()
+            metrics.dispatch_paused_numbers.set(sum(1 for t in self.paused.values() if t > now))
+            export_states(self.breaker)
+            await self._queue_depths()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 5.0)
+
+    async def _queue_depths(self) -> None:
+        if self.rabbit is None or not self._channels:
+            return
+        depth = dict.fromkeys(Tier, 0)
+        try:
+            channel = await self.rabbit.channel()
+            try:
+                for tenant in list(self._channels):
+                    for tier in Tier:
+                        declared = await channel.declare_queue(
+                            tier_queue(tenant, tier), passive=True
+                        )
+                        result = declared.declaration_result
+                        depth[tier] += int(result.message_count or 0)
+            finally:
+                await channel.close()
+        except Exception as exc:
+            log.debug("queue depth probe failed: %r", exc)
+            return
+        for tier, count in depth.items():
+            metrics.queue_depth.labels(str(tier)).set(count)
+
+    async def _sweep_loop(self) -> None:
+        from ccx.dispatch.sweeper import sweep
+
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.dispatch.sweep_interval_s)
+            if self._stop.is_set():
+                return
+            try:
+                for tenant in list(self._channels):
+                    await sweep(self.repo(tenant), tenant, self.requeue, self.settings.dispatch)
+            except Exception as exc:
+                log.warning("sweep failed: %r", exc)
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    ctx = TraceContext.parse(traceparent)
+    return ctx.trace_id if ctx else None

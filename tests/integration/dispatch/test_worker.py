@@ -1,0 +1,325 @@
+"""The dispatch worker against real RabbitMQ, FerretDB, Redis and the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import aio_pika
+import httpx
+import orjson
+import pytest
+import pytest_asyncio
+from aio_pika.abc import AbstractRobustConnection
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+from sandbox_it import PNID, WABA_ID, SandboxProcess
+
+from ccx.config import Settings
+from ccx.dispatch.worker import Worker
+from ccx.ingest.accept import AcceptItem, GroupCommitter
+from ccx.queue.names import DLQ, WORK_EXCHANGE, tier_routing_key
+from ccx.queue.publisher import Dispatch, Publisher
+from ccx.security import DataKeys
+from ccx.store.messages import Message, MessageRepository, Status
+from ccx.store.mongo import Document
+from ccx.store.names import tenant_db
+from ccx.store.senders import SenderRepository
+from ccx.store.templates import TemplateRepository
+
+OTP_TEMPLATE = {
+    "name": "otp_code",
+    "language": "en_US",
+    "category": "AUTHENTICATION",
+    "components": [
+        {"type": "BODY", "text": "{{1}} is your verification code."},
+        {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy"}]},
+    ],
+}
+FINAL = {Status.SENT, Status.FAILED, Status.UNDETERMINED, Status.RECONCILING, Status.CANCELLED}
+
+
+def worker_settings(settings: Settings, sandbox: SandboxProcess, **dispatch: Any) -> Settings:
+    changes = {"meta_base_url": sandbox.url, "sweep_interval_s": 3600.0, **dispatch}
+    return dataclasses.replace(settings, dispatch=dataclasses.replace(settings.dispatch, **changes))
+
+
+@pytest_asyncio.fixture
+async def sender(settings: Settings, mongo: AsyncMongoClient[Document], tenant: str) -> str:
+    repo = SenderRepository(
+        mongo[tenant_db(tenant)], DataKeys.from_settings(settings.security), tenant
+    )
+    await repo.put(PNID, waba_id=WABA_ID, access_token="sandbox", is_default=True)
+    return PNID
+
+
+@pytest_asyncio.fixture
+async def committer(
+    mongo: AsyncMongoClient[Document],
+    redis: Redis,
+    rabbit: AbstractRobustConnection,
+    tenant: str,
+) -> AsyncIterator[GroupCommitter]:
+    publisher = Publisher(rabbit)
+    await publisher.start()
+    committer = GroupCommitter.for_clients(mongo, redis, publisher)
+    yield committer
+    await committer.close()
+    await publisher.close()
+
+
+@pytest_asyncio.fixture
+async def worker(
+    settings: Settings, sandbox: SandboxProcess, tenant: str, sender: str
+) -> AsyncIterator[Worker]:
+    w = Worker(worker_settings(settings, sandbox), tenants=[tenant])
+    await w.start()
+    await w.consume_tenant(tenant)
+    yield w
+    await w.close()
+
+
+async def accept_texts(
+    committer: GroupCommitter, tenant: str, count: int, **extra: Any
+) -> list[str]:
+    accepted = await asyncio.gather(
+        *(
+            committer.submit(
+                AcceptItem(
+                    tenant,
+                    {"to": f"+1650555{i:04d}", "type": "text", "text": {"body": f"m{i}"}, **extra},
+                )
+            )
+            for i in range(count)
+        )
+    )
+    return [a.id for a in accepted]
+
+
+async def wait_for(
+    repo: MessageRepository,
+    ids: Iterable[str],
+    states: set[Status] = FINAL,
+    timeout_s: float = 20.0,
+) -> dict[str, Message]:
+    pending = set(ids)
+    seen: dict[str, Message] = {}
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        for message_id in list(pending):
+            message = await repo.get(message_id)
+            if message is not None and message.status in states:
+                seen[message_id] = message
+                pending.discard(message_id)
+        if pending:
+            await asyncio.sleep(0.1)
+    assert not pending, f"{len(pending)} messages not in {states}: " + str(
+        {m: (await repo.get(m)).status for m in list(pending)[:5]}  # type: ignore[union-attr]
+    )
+    return seen
+
+
+async def admin_call(sandbox: SandboxProcess, method: str, path: str, **kw: Any) -> Any:
+    async with httpx.AsyncClient(base_url=sandbox.url + "/_admin", trust_env=False) as c:
+        reply = await c.request(method, path, **kw)
+        reply.raise_for_status()
+        return reply.json()
+
+
+async def set_faults(sandbox: SandboxProcess, faults: dict[str, Any]) -> None:
+    await admin_call(sandbox, "PUT", "/faults/default", json=faults)
+
+
+async def ledger(sandbox: SandboxProcess) -> dict[str, Any]:
+    data: dict[str, Any] = await admin_call(sandbox, "GET", "/ledger", params={"limit": "100000"})
+    return data
+
+
+async def sends_of(sandbox: SandboxProcess, message_id: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in (await ledger(sandbox))["entries"]
+        if str(e.get("biz_opaque_callback_data", "")).startswith(message_id + ".")
+    ]
+
+
+async def test_messages_are_sent_once_with_their_history(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sandbox: SandboxProcess,
+) -> None:
+    ids = await accept_texts(committer, tenant, 20)
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    done = await wait_for(repo, ids)
+    assert {m.status for m in done.values()} == {Status.SENT}
+    assert all(m.wamid and m.wamid.startswith("wamid.") for m in done.values())
+    entries = (await ledger(sandbox))["entries"]
+    assert sorted(e["biz_opaque_callback_data"] for e in entries) == sorted(f"{i}.1" for i in ids)
+    history = await repo.history(done[ids[0]])
+    assert [(e["seq"], e["to"]) for e in history] == [
+        (1, "accepted"),
+        (2, "queued"),
+        (3, "dispatching"),
+        (4, "sent"),
+    ]
+    assert history[2]["attempt"] == 1
+    assert history[2]["lease"]["owner"] == worker.id
+    assert history[3]["wamid"] == done[ids[0]].wamid
+    assert all(e["trace_id"] == done[ids[0]].trace_id for e in history)
+
+
+async def test_template_messages_are_rendered_for_meta(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sandbox: SandboxProcess,
+) -> None:
+    # the sandbox knows otp_code (en_US) with one body parameter and an OTP button
+    await TemplateRepository(mongo[tenant_db(tenant)]).put(OTP_TEMPLATE, "APPROVED")
+    request = {
+        "to": "+14085551234",
+        "type": "template",
+        "template": {
+            "name": "otp_code",
+            "language": "en_US",
+            "variables": {"body": ["123456"], "buttons": ["123456"]},
+        },
+    }
+    accepted = await committer.submit(AcceptItem(tenant, request))
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    done = await wait_for(repo, [accepted.id])
+    assert done[accepted.id].status is Status.SENT, done[accepted.id].extra
+    (entry,) = await sends_of(sandbox, accepted.id)
+    assert entry["type"] == "template"
+
+
+async def test_retryable_error_is_retried_after_the_delay(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sandbox: SandboxProcess,
+) -> None:
+    await set_faults(sandbox, {"error_rates": {"131000": 1.0}})
+    (message_id,) = await accept_texts(committer, tenant, 1)
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    first = (await wait_for(repo, [message_id], {Status.RETRYING}))[message_id]
+    assert first.attempt == 1
+    assert first.extra["error"]["code"] == 131000
+    await set_faults(sandbox, {})
+    done = (await wait_for(repo, [message_id], timeout_s=15))[message_id]
+    assert (done.status, done.attempt) == (Status.SENT, 2)
+    assert [e["biz_opaque_callback_data"] for e in await sends_of(sandbox, message_id)] == [
+        f"{message_id}.2"
+    ]
+    steps = [(e["to"], e.get("attempt")) for e in await repo.history(done)]
+    assert steps[2:] == [
+        ("dispatching", 1),
+        ("retrying", 1),
+        ("dispatching", 2),
+        ("sent", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("faults", "status"),
+    [
+        ({"empty_5xx": 1.0}, Status.UNDETERMINED),  # may have reached Meta: never resent
+        ({"error_rates": {"131026": 1.0}}, Status.FAILED),  # undeliverable: terminal
+    ],
+)
+async def test_ambiguous_and_terminal_outcomes_are_not_retried(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sandbox: SandboxProcess,
+    faults: dict[str, Any],
+    status: Status,
+) -> None:
+    await set_faults(sandbox, faults)
+    (message_id,) = await accept_texts(committer, tenant, 1)
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    done = (await wait_for(repo, [message_id]))[message_id]
+    assert (done.status, done.attempt) == (status, 1)
+    await asyncio.sleep(2.5)  # longer than the first retry delay
+    again = await repo.get(message_id)
+    assert again is not None
+    assert (again.status, again.attempt, again.seq) == (status, 1, 4)
+    assert (await ledger(sandbox))["requests"]["total"] == 1
+
+
+async def test_a_duplicate_envelope_is_dropped_by_the_claim(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    rabbit: AbstractRobustConnection,
+    tenant: str,
+    sandbox: SandboxProcess,
+) -> None:
+    ids = await accept_texts(committer, tenant, 5)
+    publisher = Publisher(rabbit)
+    # the relay or a redelivery can put the same messages on the queue again
+    assert (
+        await publisher.publish_batch([Dispatch(i, tenant, "default") for i in ids]) == [True] * 5
+    )
+    await publisher.close()
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    await wait_for(repo, ids)
+    await asyncio.sleep(1.0)
+    assert (await ledger(sandbox))["count"] == 5
+    for message_id in ids:
+        assert len(await sends_of(sandbox, message_id)) == 1
+
+
+async def test_a_poison_envelope_goes_to_the_dlq(
+    worker: Worker, rabbit: AbstractRobustConnection, tenant: str
+) -> None:
+    marker = f"poison-{tenant}".encode()
+    channel = await rabbit.channel()
+    exchange = await channel.get_exchange(WORK_EXCHANGE)
+    await exchange.publish(
+        aio_pika.Message(b"{not json " + marker), tier_routing_key(tenant, "low")
+    )
+    dlq = await channel.get_queue(DLQ, ensure=False)
+    found = False
+    deadline = time.monotonic() + 10
+    while not found and time.monotonic() < deadline:
+        message = await dlq.get(fail=False)
+        if message is None:
+            await asyncio.sleep(0.1)
+            continue
+        if marker in message.body:
+            found = True
+            await message.ack()
+        else:
+            await message.nack(requeue=True)
+            await asyncio.sleep(0.05)
+    await channel.close()
+    assert found
+
+
+async def test_cancel_and_claim_race_for_the_same_state_change(
+    mongo: AsyncMongoClient[Document], committer: GroupCommitter, tenant: str
+) -> None:
+    from ccx.store.transitions import Change, Transitions
+
+    (message_id,) = await accept_texts(committer, tenant, 1)
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    moves = Transitions(repo)
+    claim = Change(message_id, 2, Status.QUEUED, Status.DISPATCHING, None, {"attempt": 1})
+    cancel = moves.transition(message_id, [Status.QUEUED], Status.CANCELLED)
+    claimed, cancelled = await asyncio.gather(moves.claim([claim]), cancel)
+    assert (claimed[0] is None) != (cancelled is None)  # exactly one of them
+    final = await repo.get(message_id)
+    assert final is not None
+    assert final.status is (Status.CANCELLED if cancelled else Status.DISPATCHING)
+    assert final.seq == 3
+    body = orjson.dumps(await repo.list_events(message_id), default=str)
+    assert body.count(b'"seq":3') == 1
