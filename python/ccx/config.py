@@ -38,6 +38,11 @@ class MongoSettings:
     uri: str = setting("mongodb://127.0.0.1:27017/", "MongoDB (or FerretDB) connection URI.")
     platform_db: str = setting("ccx", "Database holding tenants, keys and the audit log.")
     timeout_ms: int = setting(2000, "Server selection and socket timeout, in milliseconds.")
+    pool_size: int = setting(
+        32,
+        "Most connections per process. FerretDB v1 runs out of SQLite connections (and stalls) "
+        "when one client has about 100 queries in flight.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +214,11 @@ class DispatchSettings:
         300.0, "Worker: how long a sender number pauses after a hold error (131031, 368...)."
     )
     tenant_refresh_s: float = setting(5.0, "Worker: how often new tenants are looked for.")
+    db_writers: int = setting(
+        2,
+        "Worker: batched MongoDB writes (claims, outcomes) in flight at once. FerretDB's "
+        "SQLite has one writer; more concurrent writers wait for it in 100 ms sleeps.",
+    )
     metrics_port: int = setting(
         0, "Worker: port of its Prometheus /metrics on 127.0.0.1 (0: none)."
     )

@@ -124,6 +124,11 @@ def fail(work: Work, seq: int, trace_id: str | None, code: str, detail: str) -> 
     """A terminal failure found before sending (no sender, template gone)."""
     error = {"class": "terminal", "reason": code, "details": detail}
     change = Change(
-        work.message_id, seq, Status.DISPATCHING, Status.FAILED, trace_id, {"error": error}
+        work.message_id,
+        seq,
+        Status.DISPATCHING,
+        Status.FAILED,
+        trace_id,
+        {"error": error, "lease": None},
     )
     return Decision(change)

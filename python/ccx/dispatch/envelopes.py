@@ -66,9 +66,12 @@ def parse(body: bytes) -> list[Work]:
         tier = Tier(str(priority))
     except ValueError:
         raise PoisonEnvelope(f"unknown priority {priority!r}") from None
-    if data.get("v") == 1:
+    version = data.get("v")
+    if type(version) is not int:
+        raise PoisonEnvelope(f"unsupported envelope version {version!r}")
+    if version == 1:
         items = [{"id": data.get("message_id"), "attempt": data.get("attempt", 0)}]
-    elif data.get("v") == 2 and isinstance(data.get("messages"), list):
+    elif version == 2 and isinstance(data.get("messages"), list):
         items = data["messages"]
     else:
         raise PoisonEnvelope(f"unsupported envelope version {data.get('v')!r}")

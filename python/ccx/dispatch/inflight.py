@@ -38,17 +38,13 @@ class LimitSettings:
             raise ValueError("backoff must be between 0 and 1")
 
 
-class AdaptiveLimit:
-    """An asyncio semaphore whose size follows AIMD and whose waiters are ranked."""
+class RankedSemaphore:
+    """An asyncio semaphore of `limit` slots whose waiters are served lowest rank first, in
+    arrival order within a rank."""
 
-    def __init__(
-        self, settings: LimitSettings | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.settings = settings or LimitSettings()
-        self.limit = float(self.settings.initial)
+    def __init__(self, limit: float) -> None:
+        self.limit = float(limit)
         self.in_flight = 0
-        self._clock = clock
-        self._last_cut = -1e9
         self._order = itertools.count()
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
 
@@ -70,10 +66,11 @@ class AdaptiveLimit:
                 self._release_slot()  # woken and cancelled at once: pass the slot on
             raise
 
-    def release(self, kind: Kind | None = None, latency_s: float = 0.0) -> None:
-        """Give the slot back, with what the send taught (None: nothing was sent)."""
-        if kind is not None:
-            self._learn(kind, latency_s)
+    def slot(self, rank: int = 0) -> _Slot:
+        """`async with sem.slot(rank):` acquires and releases."""
+        return _Slot(self, rank)
+
+    def release(self) -> None:
         self._release_slot()
 
     def _release_slot(self) -> None:
@@ -87,6 +84,35 @@ class AdaptiveLimit:
                 continue
             self.in_flight += 1
             future.set_result(None)
+
+
+class _Slot:
+    def __init__(self, sem: RankedSemaphore, rank: int) -> None:
+        self.sem, self.rank = sem, rank
+
+    async def __aenter__(self) -> None:
+        await self.sem.acquire(self.rank)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.sem.release()
+
+
+class AdaptiveLimit(RankedSemaphore):
+    """A ranked semaphore whose size follows AIMD."""
+
+    def __init__(
+        self, settings: LimitSettings | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings or LimitSettings()
+        super().__init__(self.settings.initial)
+        self._clock = clock
+        self._last_cut = -1e9
+
+    def release(self, kind: Kind | None = None, latency_s: float = 0.0) -> None:
+        """Give the slot back, with what the send taught (None: nothing was sent)."""
+        if kind is not None:
+            self._learn(kind, latency_s)
+        self._release_slot()
 
     def _learn(self, kind: Kind, latency_s: float) -> None:
         s = self.settings

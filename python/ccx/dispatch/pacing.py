@@ -1,7 +1,8 @@
 """Per sender number pacing: the local first stage of the rate limits.
 
 Each number sends at most its throughput tier (80 msg/s unless its sender record says
-otherwise). A throttling answer from Meta (130429, 80007) halves that number's rate; after
+otherwise). A throttling answer from Meta (130429, 80007) halves that number's rate, at most
+once per `cut_interval_s` (the answers to one burst arrive together and count once); after
 `recover_s` without throttling it steps back up by a quarter at a time to the tier. A message
 that finds no token waits for one: throttling delays messages, it never fails them.
 """
@@ -30,10 +31,12 @@ class NumberPacer:
         self,
         recover_s: float = 10.0,
         floor: float = 1.0,
+        cut_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.recover_s = recover_s
         self.floor = floor
+        self.cut_interval_s = cut_interval_s
         self._clock = clock
         self._buckets = TokenBuckets(80.0, 80.0, clock=clock)
         self._numbers: dict[str, _Number] = {}
@@ -77,6 +80,10 @@ class NumberPacer:
         entry = self._numbers.get(number)
         if entry is None:
             return
+        now = self._clock()
+        if now - entry.throttled_at < self.cut_interval_s:
+            entry.throttled_at = now  # still throttled: recovery waits longer
+            return
         entry.rate = max(self.floor, entry.rate / 2)
-        entry.throttled_at = self._clock()
+        entry.throttled_at = now
         self._buckets.configure(number, entry.rate, max(1.0, entry.rate))

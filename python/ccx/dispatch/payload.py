@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import orjson
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ccx._native import CompiledTemplate, HydrationError, TemplateError
+from ccx.cache.local import LoadingCache
 from ccx.store.messages import Message
 from ccx.store.mongo import Document
 from ccx.store.templates import TemplateRepository
@@ -31,32 +31,29 @@ def opaque_data(message_id: str, attempt: int) -> str:
 
 
 class TemplateCache:
-    """Compiled template definitions per (tenant, name, language), kept `ttl_s` seconds."""
+    """Compiled template definitions per (tenant, name, language), kept `ttl_s` seconds;
+    None for a template that is missing, not approved or no longer compiles."""
 
     def __init__(
         self, database: Callable[[str], AsyncDatabase[Document]], ttl_s: float = 30.0
     ) -> None:
         self.database = database
-        self.ttl_s = ttl_s
-        self._cache: dict[tuple[str, str, str], tuple[CompiledTemplate | None, float]] = {}
+        self._cache: LoadingCache[tuple[str, str, str], CompiledTemplate | None] = LoadingCache(
+            self._load, ttl_s
+        )
 
     async def get(self, tenant: str, name: str, language: str) -> CompiledTemplate | None:
-        key = (tenant, name, language)
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[1] > now:
-            return hit[0]
+        return await self._cache.get((tenant, name, language))
+
+    async def _load(self, key: tuple[str, str, str]) -> CompiledTemplate | None:
+        tenant, name, language = key
         record = await TemplateRepository(self.database(tenant)).get(name, language)
-        compiled = None
-        if record is not None and record.sendable:
-            try:
-                compiled = CompiledTemplate(orjson.dumps(record.definition))
-            except TemplateError:
-                compiled = None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (compiled, now + self.ttl_s)
-        return compiled
+        if record is None or not record.sendable:
+            return None
+        try:
+            return CompiledTemplate(orjson.dumps(record.definition))
+        except TemplateError:
+            return None
 
 
 async def request_body(

@@ -39,7 +39,7 @@ from ccx.config import Settings
 from ccx.dispatch.breaker import CircuitBreaker, export_states, settings_from
 from ccx.dispatch.decisions import Decision, decide, defer, fail
 from ccx.dispatch.envelopes import PoisonEnvelope, Work, parse
-from ccx.dispatch.inflight import AdaptiveLimit, LimitSettings
+from ccx.dispatch.inflight import AdaptiveLimit, LimitSettings, RankedSemaphore
 from ccx.dispatch.meta_client import MetaClient
 from ccx.dispatch.outcomes import Kind, Outcome
 from ccx.dispatch.pacing import NumberPacer
@@ -70,6 +70,9 @@ CLASSES: dict[str, tuple[Tier, ...]] = {
     "urgent": (Tier.CRITICAL, Tier.HIGH),
     "bulk": (Tier.DEFAULT, Tier.LOW),
 }
+#: Messages per claim or outcome write. Writes of all envelopes share `db_writers` slots
+#: (critical first); a smaller step bounds how long an OTP's write waits for a bulk one.
+WRITE_CHUNK = 32
 #: Back-off of a step that failed on MongoDB or RabbitMQ, doubling up to the maximum.
 STEP_RETRY_S, STEP_RETRY_MAX_S = 0.2, 5.0
 
@@ -158,6 +161,7 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._envelope_tasks: set[asyncio.Task[None]] = set()
         self._repos: dict[str, MessageRepository] = {}
+        self._writes = RankedSemaphore(d.db_writers)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -287,10 +291,11 @@ class Worker:
         slots = asyncio.Semaphore(self.settings.dispatch.envelopes)
         while not self._stop.is_set():
             await buffers.ready.wait()
+            await slots.acquire()  # first the slot, then the choice: the best tier by then
             taken = buffers.take()
             if taken is None:
+                slots.release()
                 continue
-            await slots.acquire()
             tier, delivery = taken
 
             async def run(tier: Tier = tier, delivery: AbstractIncomingMessage = delivery) -> None:
@@ -348,9 +353,17 @@ class Worker:
             )
             for w in works
         ]
-        claimed = await self._persist(
-            lambda recheck: moves.claim(claims, actor, recheck), "mongodb"
-        )
+
+        rank = RANK[works[0].priority]
+        claimed: list[Message | None] = []
+        for start in range(0, len(claims), WRITE_CHUNK):
+            chunk = claims[start : start + WRITE_CHUNK]
+
+            async def claim(recheck: bool, chunk: list[Change] = chunk) -> list[Message | None]:
+                async with self._writes.slot(rank):
+                    return await moves.claim(chunk, actor, recheck)
+
+            claimed += await self._persist(claim, "mongodb")
         held = [(w, m) for w, m in zip(works, claimed, strict=True) if m is not None]
         metrics.dispatch_claims_total.labels("won").inc(len(held))
         metrics.dispatch_claims_total.labels("lost").inc(len(works) - len(held))
@@ -358,9 +371,16 @@ class Worker:
             return []
         decisions = list(await asyncio.gather(*(self._attempt(w, m) for w, m in held)))
         changes = [d.change for d in decisions]
-        recorded = await self._persist(
-            lambda recheck: moves.apply(changes, actor, recheck), "mongodb"
-        )
+
+        recorded: list[bool] = []
+        for start in range(0, len(changes), WRITE_CHUNK):
+            part = changes[start : start + WRITE_CHUNK]
+
+            async def record(recheck: bool, part: list[Change] = part) -> list[bool]:
+                async with self._writes.slot(rank):
+                    return await moves.apply(part, actor, recheck)
+
+            recorded += await self._persist(record, "mongodb")
         kept = []
         for decision, ok in zip(decisions, recorded, strict=True):
             if ok:
@@ -426,9 +446,11 @@ class Worker:
         except Unsendable as exc:
             return fail(work, seq, trace_id, exc.code, exc.detail)
         await self.pacer.wait(number, float(route.throughput))
-        if not self.breaker.allow(number):
-            return defer(work, seq, now, trace_id, self.breaker.retry_in(number), "circuit_open")
         await self.limit.acquire(RANK[work.priority])
+        # asked last, right before the send: the answers of the sends ahead count
+        if not self.breaker.allow(number):
+            self.limit.release()
+            return defer(work, seq, now, trace_id, self.breaker.retry_in(number), "circuit_open")
         started = time.perf_counter()
         outcome: Outcome | None = None
         try:

@@ -18,6 +18,7 @@ def make_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=settings.timeout_ms,
         connectTimeoutMS=settings.timeout_ms,
         socketTimeoutMS=settings.timeout_ms,
+        maxPoolSize=settings.pool_size,
         appname="ccx",
     )
 

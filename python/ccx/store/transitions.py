@@ -37,6 +37,10 @@ from ccx.store.messages import (
 )
 from ccx.store.mongo import Document
 
+#: Updates per `update` command. FerretDB v1 keeps one SQLite connection open per update of
+#: a command until the command ends (of 100 per database): 120 updates in one command stall
+#: it for good.
+UPDATE_CHUNK = 32
 #: A projection more than this many events behind is repaired in one go, not walked further.
 _MAX_WALK = 64
 
@@ -118,45 +122,38 @@ class Transitions:
     async def apply(
         self, changes: Sequence[Change], actor: str | None = None, recheck: bool = False
     ) -> list[bool]:
-        """Record each change's event (one round trip) and project the winners (one more).
-        Per change: True when it won, False when another actor had already moved the
-        message past `seq` (the caller must not act on it)."""
+        """Record each change's event (one round trip) and project the winners (one update
+        command per UPDATE_CHUNK). Per change: True when it won, False when another actor had
+        already moved the message past `seq` (the caller must not act on it)."""
         if not changes:
             return []
         at = now_ms()
         results = await self._record(changes, at, actor, recheck)
-        updates = [
-            UpdateOne({"_id": c.message_id}, _projection(c, at))
-            for c, ok in zip(changes, results, strict=True)
-            if ok
-        ]
-        if updates:
-            await self.repo.messages.bulk_write(updates, ordered=False)
+        await self._project([c for c, ok in zip(changes, results, strict=True) if ok], at)
         return results
+
+    async def _project(self, changes: Sequence[Change], at: datetime) -> None:
+        # Sequential commands of batched updates, not one update per message at once: the
+        # SQLite behind FerretDB v1 has a single writer, and concurrent writers wait for it in
+        # 100 ms sleeps (measured: timeouts above about 50 concurrent updates).
+        updates = [UpdateOne({"_id": c.message_id}, _projection(c, at)) for c in changes]
+        for start in range(0, len(updates), UPDATE_CHUNK):
+            await self.repo.messages.bulk_write(
+                updates[start : start + UPDATE_CHUNK], ordered=False
+            )
 
     async def claim(
         self, changes: Sequence[Change], actor: str | None = None, recheck: bool = False
     ) -> list[Message | None]:
-        """`apply` for claims, returning each won message as projected (read in the same
-        round trip as its projection); None for the claims that were lost."""
-        if not changes:
-            return []
-        at = now_ms()
-        results = await self._record(changes, at, actor, recheck)
-
-        async def project(change: Change, won: bool) -> Message | None:
-            if not won:
-                return None
-            doc = await self.repo.messages.find_one_and_update(
-                {"_id": change.message_id},
-                _projection(change, at),
-                return_document=ReturnDocument.AFTER,
-            )
-            return from_document(doc) if doc else None
-
-        return list(
-            await asyncio.gather(*(project(c, w) for c, w in zip(changes, results, strict=True)))
-        )
+        """`apply` for claims, returning each won message as projected; None for the claims
+        that were lost."""
+        won = await self.apply(changes, actor, recheck)
+        ids = [c.message_id for c, ok in zip(changes, won, strict=True) if ok]
+        found = await asyncio.gather(*(self.repo.messages.find_one({"_id": i}) for i in ids))
+        messages = {doc["_id"]: from_document(doc) for doc in found if doc is not None}
+        return [
+            messages.get(c.message_id) if ok else None for c, ok in zip(changes, won, strict=True)
+        ]
 
     async def current_state(self, message: Message) -> tuple[Status, int, Document | None]:
         """(status, seq, last event or None) after every recorded event, even those the

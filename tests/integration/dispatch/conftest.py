@@ -9,15 +9,29 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
+from aio_pika.abc import AbstractRobustConnection
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
 
-from sandbox_it import HANG_S, SandboxProcess, start_sandbox
+from sandbox_it import HANG_S, PNID, WABA_ID, SandboxProcess, start_sandbox
+
+from ccx.config import Settings
+from ccx.dispatch.worker import Worker
+from ccx.ingest.accept import GroupCommitter
+from ccx.queue.publisher import Publisher
+from ccx.security import DataKeys
+from ccx.store.mongo import Document
+from ccx.store.names import tenant_db
+from ccx.store.senders import SenderRepository
+from tests.integration.dispatch.worker_it import worker_settings
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +60,41 @@ def clean(admin: httpx.Client) -> None:
     assert admin.post("/reset", json={"seed": next(_seeds), "faults": True}).is_success
     limits = {"throughput_enabled": False, "pair_enabled": False}
     assert admin.put("/limits", json=limits).is_success
+
+
+# -- the worker tests --------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def sender(settings: Settings, mongo: AsyncMongoClient[Document], tenant: str) -> str:
+    repo = SenderRepository(
+        mongo[tenant_db(tenant)], DataKeys.from_settings(settings.security), tenant
+    )
+    await repo.put(PNID, waba_id=WABA_ID, access_token="sandbox", is_default=True)
+    return PNID
+
+
+@pytest_asyncio.fixture
+async def committer(
+    mongo: AsyncMongoClient[Document],
+    redis: Redis,
+    rabbit: AbstractRobustConnection,
+    tenant: str,
+) -> AsyncIterator[GroupCommitter]:
+    publisher = Publisher(rabbit)
+    await publisher.start()
+    committer = GroupCommitter.for_clients(mongo, redis, publisher)
+    yield committer
+    await committer.close()
+    await publisher.close()
+
+
+@pytest_asyncio.fixture
+async def worker(
+    settings: Settings, sandbox: SandboxProcess, tenant: str, sender: str
+) -> AsyncIterator[Worker]:
+    w = Worker(worker_settings(settings, sandbox), tenants=[tenant])
+    await w.start()
+    await w.consume_tenant(tenant)
+    yield w
+    await w.close()

@@ -3,147 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aio_pika
-import httpx
 import orjson
 import pytest
-import pytest_asyncio
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
-from sandbox_it import PNID, WABA_ID, SandboxProcess
+from sandbox_it import SandboxProcess
 
-from ccx.config import Settings
 from ccx.dispatch.worker import Worker
 from ccx.ingest.accept import AcceptItem, GroupCommitter
 from ccx.queue.names import DLQ, WORK_EXCHANGE, tier_routing_key
 from ccx.queue.publisher import Dispatch, Publisher
-from ccx.security import DataKeys
-from ccx.store.messages import Message, MessageRepository, Status
+from ccx.store.messages import MessageRepository, Status
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
-from ccx.store.senders import SenderRepository
 from ccx.store.templates import TemplateRepository
-
-OTP_TEMPLATE = {
-    "name": "otp_code",
-    "language": "en_US",
-    "category": "AUTHENTICATION",
-    "components": [
-        {"type": "BODY", "text": "{{1}} is your verification code."},
-        {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy"}]},
-    ],
-}
-FINAL = {Status.SENT, Status.FAILED, Status.UNDETERMINED, Status.RECONCILING, Status.CANCELLED}
-
-
-def worker_settings(settings: Settings, sandbox: SandboxProcess, **dispatch: Any) -> Settings:
-    changes = {"meta_base_url": sandbox.url, "sweep_interval_s": 3600.0, **dispatch}
-    return dataclasses.replace(settings, dispatch=dataclasses.replace(settings.dispatch, **changes))
-
-
-@pytest_asyncio.fixture
-async def sender(settings: Settings, mongo: AsyncMongoClient[Document], tenant: str) -> str:
-    repo = SenderRepository(
-        mongo[tenant_db(tenant)], DataKeys.from_settings(settings.security), tenant
-    )
-    await repo.put(PNID, waba_id=WABA_ID, access_token="sandbox", is_default=True)
-    return PNID
-
-
-@pytest_asyncio.fixture
-async def committer(
-    mongo: AsyncMongoClient[Document],
-    redis: Redis,
-    rabbit: AbstractRobustConnection,
-    tenant: str,
-) -> AsyncIterator[GroupCommitter]:
-    publisher = Publisher(rabbit)
-    await publisher.start()
-    committer = GroupCommitter.for_clients(mongo, redis, publisher)
-    yield committer
-    await committer.close()
-    await publisher.close()
-
-
-@pytest_asyncio.fixture
-async def worker(
-    settings: Settings, sandbox: SandboxProcess, tenant: str, sender: str
-) -> AsyncIterator[Worker]:
-    w = Worker(worker_settings(settings, sandbox), tenants=[tenant])
-    await w.start()
-    await w.consume_tenant(tenant)
-    yield w
-    await w.close()
-
-
-async def accept_texts(
-    committer: GroupCommitter, tenant: str, count: int, **extra: Any
-) -> list[str]:
-    accepted = await asyncio.gather(
-        *(
-            committer.submit(
-                AcceptItem(
-                    tenant,
-                    {"to": f"+1650555{i:04d}", "type": "text", "text": {"body": f"m{i}"}, **extra},
-                )
-            )
-            for i in range(count)
-        )
-    )
-    return [a.id for a in accepted]
-
-
-async def wait_for(
-    repo: MessageRepository,
-    ids: Iterable[str],
-    states: set[Status] = FINAL,
-    timeout_s: float = 20.0,
-) -> dict[str, Message]:
-    pending = set(ids)
-    seen: dict[str, Message] = {}
-    deadline = time.monotonic() + timeout_s
-    while pending and time.monotonic() < deadline:
-        for message_id in list(pending):
-            message = await repo.get(message_id)
-            if message is not None and message.status in states:
-                seen[message_id] = message
-                pending.discard(message_id)
-        if pending:
-            await asyncio.sleep(0.1)
-    assert not pending, f"{len(pending)} messages not in {states}: " + str(
-        {m: (await repo.get(m)).status for m in list(pending)[:5]}  # type: ignore[union-attr]
-    )
-    return seen
-
-
-async def admin_call(sandbox: SandboxProcess, method: str, path: str, **kw: Any) -> Any:
-    async with httpx.AsyncClient(base_url=sandbox.url + "/_admin", trust_env=False) as c:
-        reply = await c.request(method, path, **kw)
-        reply.raise_for_status()
-        return reply.json()
-
-
-async def set_faults(sandbox: SandboxProcess, faults: dict[str, Any]) -> None:
-    await admin_call(sandbox, "PUT", "/faults/default", json=faults)
-
-
-async def ledger(sandbox: SandboxProcess) -> dict[str, Any]:
-    data: dict[str, Any] = await admin_call(sandbox, "GET", "/ledger", params={"limit": "100000"})
-    return data
-
-
-async def sends_of(sandbox: SandboxProcess, message_id: str) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in (await ledger(sandbox))["entries"]
-        if str(e.get("biz_opaque_callback_data", "")).startswith(message_id + ".")
-    ]
+from tests.integration.dispatch.worker_it import (
+    OTP_TEMPLATE,
+    accept_texts,
+    ledger,
+    sends_of,
+    set_faults,
+    wait_for,
+)
 
 
 async def test_messages_are_sent_once_with_their_history(
