@@ -4,7 +4,9 @@ Each number sends at most its throughput tier (80 msg/s unless its sender record
 otherwise). A throttling answer from Meta (130429, 80007) halves that number's rate, at most
 once per `cut_interval_s` (the answers to one burst arrive together and count once); after
 `recover_s` without throttling it steps back up by a quarter at a time to the tier. A message
-that finds no token waits for one: throttling delays messages, it never fails them.
+that finds no token waits for one: throttling delays messages, it never fails them. The
+messages of one number wait in one line, most urgent first (an OTP passes the marketing
+messages of its own number), and only the head of the line polls the bucket.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ccx._native import TokenBuckets
+from ccx.dispatch.inflight import RankedSemaphore
 
 
 @dataclass(slots=True)
@@ -40,6 +43,7 @@ class NumberPacer:
         self._clock = clock
         self._buckets = TokenBuckets(80.0, 80.0, clock=clock)
         self._numbers: dict[str, _Number] = {}
+        self._lines: dict[str, RankedSemaphore] = {}
 
     def rate(self, number: str) -> float | None:
         """The current rate of a known number (messages per second)."""
@@ -62,18 +66,23 @@ class NumberPacer:
             entry.throttled_at = now  # the next step a full period later
             self._buckets.configure(number, entry.rate, max(1.0, entry.rate))
 
-    async def wait(self, number: str, tier: float) -> float:
-        """Take a token for `number`, waiting as long as needed; returns the seconds waited."""
+    async def wait(self, number: str, tier: float, rank: int = 0) -> float:
+        """Take a token for `number`, waiting as long as needed behind the messages of that
+        number with a lower or equal `rank`; returns the seconds waited for tokens."""
         entry = self._entry(number, tier)
-        self._recover(number, entry)
-        waited = 0.0
-        while True:
-            ok, wait_s = self._buckets.try_acquire(number)
-            if ok:
-                return waited
-            wait_s = min(wait_s, 1.0)
-            waited += wait_s
-            await asyncio.sleep(wait_s)
+        line = self._lines.get(number)
+        if line is None:
+            line = self._lines[number] = RankedSemaphore(1)
+        async with line.slot(rank):
+            self._recover(number, entry)
+            waited = 0.0
+            while True:
+                ok, wait_s = self._buckets.try_acquire(number)
+                if ok:
+                    return waited
+                wait_s = min(wait_s, 1.0)
+                waited += wait_s
+                await asyncio.sleep(wait_s)
 
     def throttled(self, number: str) -> None:
         """Meta said this number sends too fast: halve its rate (not below `floor`)."""

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -36,6 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from ccx.config import Settings
+from ccx.dispatch.batching import WriteBatcher
 from ccx.dispatch.breaker import CircuitBreaker, export_states, settings_from
 from ccx.dispatch.decisions import Decision, decide, defer, fail
 from ccx.dispatch.envelopes import PoisonEnvelope, Work, parse
@@ -44,7 +45,7 @@ from ccx.dispatch.meta_client import MetaClient
 from ccx.dispatch.outcomes import Kind, Outcome
 from ccx.dispatch.pacing import NumberPacer
 from ccx.dispatch.payload import TemplateCache, Unsendable, request_body
-from ccx.dispatch.senders import SenderBook
+from ccx.dispatch.senders import SenderBook, SenderRoute
 from ccx.ids import new_message_id
 from ccx.queue import connection as amqp
 from ccx.queue.names import RETRY_EXCHANGE, Tier, retry_routing_key, tier_queue
@@ -52,7 +53,7 @@ from ccx.queue.publisher import Dispatch, Publisher
 from ccx.queue.topology import declare_shared, declare_tenant
 from ccx.security import DataKeys
 from ccx.store import mongo as store
-from ccx.store.messages import Message, MessageRepository, Status, now_ms
+from ccx.store.messages import Message, MessageRepository, Status, from_document, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.tenants import TenantRepository
@@ -162,6 +163,9 @@ class Worker:
         self._envelope_tasks: set[asyncio.Task[None]] = set()
         self._repos: dict[str, MessageRepository] = {}
         self._writes = RankedSemaphore(d.db_writers)
+        self._tenant_batchers: dict[
+            str, tuple[WriteBatcher[Message | None], WriteBatcher[bool]]
+        ] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -318,9 +322,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 await delivery.reject(requeue=False)
             return
-        actor = f"{self.id}.{new_message_id()[4:]}"
         try:
-            await self.process(works, actor)
+            await self.process(works)
         except Stopping:
             metrics.dispatch_envelopes_total.labels("requeued").inc()
             with contextlib.suppress(Exception):
@@ -337,62 +340,45 @@ class Worker:
         metrics.dispatch_envelopes_total.labels("acked").inc()
         metrics.dispatch_envelope_seconds.labels(str(tier)).observe(time.perf_counter() - started)
 
-    async def process(self, works: list[Work], actor: str) -> list[Decision]:
-        """Claim, send and record one envelope's messages; returns the recorded decisions."""
-        tenant = works[0].tenant
-        moves = Transitions(self.repo(tenant))
-        until = now_ms() + timedelta(seconds=self.settings.dispatch.lease_s)
-        claims = [
-            Change(
-                w.message_id,
-                w.seq,
-                w.from_status,
-                Status.DISPATCHING,
-                _trace_id(w.traceparent),
-                {"attempt": w.attempt + 1, "lease": {"owner": self.id, "until": until}},
+    async def process(self, works: list[Work]) -> list[Decision]:
+        """Send one envelope's messages, each claimed right before its send (after its
+        number's pacing, so a lease never runs while a message waits for its turn); returns
+        the recorded decisions, after their retries are published."""
+        repo = self.repo(works[0].tenant)
+
+        def read(_: bool) -> Awaitable[list[Document | None]]:
+            return asyncio.gather(*(repo.messages.find_one({"_id": w.message_id}) for w in works))
+
+        docs = await self._persist(read, "mongodb")
+        results = await asyncio.gather(
+            *(
+                self._handle(w, from_document(d) if d else None)
+                for w, d in zip(works, docs, strict=True)
             )
-            for w in works
-        ]
-
-        rank = RANK[works[0].priority]
-        claimed: list[Message | None] = []
-        for start in range(0, len(claims), WRITE_CHUNK):
-            chunk = claims[start : start + WRITE_CHUNK]
-
-            async def claim(recheck: bool, chunk: list[Change] = chunk) -> list[Message | None]:
-                async with self._writes.slot(rank):
-                    return await moves.claim(chunk, actor, recheck)
-
-            claimed += await self._persist(claim, "mongodb")
-        held = [(w, m) for w, m in zip(works, claimed, strict=True) if m is not None]
-        metrics.dispatch_claims_total.labels("won").inc(len(held))
-        metrics.dispatch_claims_total.labels("lost").inc(len(works) - len(held))
-        if not held:
-            return []
-        decisions = list(await asyncio.gather(*(self._attempt(w, m) for w, m in held)))
-        changes = [d.change for d in decisions]
-
-        recorded: list[bool] = []
-        for start in range(0, len(changes), WRITE_CHUNK):
-            part = changes[start : start + WRITE_CHUNK]
-
-            async def record(recheck: bool, part: list[Change] = part) -> list[bool]:
-                async with self._writes.slot(rank):
-                    return await moves.apply(part, actor, recheck)
-
-            recorded += await self._persist(record, "mongodb")
-        kept = []
-        for decision, ok in zip(decisions, recorded, strict=True):
-            if ok:
-                kept.append(decision)
-                metrics.dispatch_transitions_total.labels(str(decision.change.to_status)).inc()
-            else:
-                log.warning(
-                    "outcome of %s not recorded: its lease was taken over",
-                    decision.change.message_id,
-                )
+        )
+        kept = [d for d in results if d is not None]
         await self._publish_retries([d for d in kept if d.retry is not None])
         return kept
+
+    def _batchers(self, tenant: str) -> tuple[WriteBatcher[Message | None], WriteBatcher[bool]]:
+        pair = self._tenant_batchers.get(tenant)
+        if pair is None:
+            moves = Transitions(self.repo(tenant))
+
+            async def claim(
+                changes: Sequence[Change], recheck: bool, actor: str
+            ) -> list[Message | None]:
+                return await moves.claim(changes, actor, recheck)
+
+            async def record(changes: Sequence[Change], recheck: bool, actor: str) -> list[bool]:
+                return await moves.apply(changes, actor, recheck)
+
+            pair = (
+                WriteBatcher(claim, self._persist, self._writes, self.id, WRITE_CHUNK),
+                WriteBatcher(record, self._persist, self._writes, self.id, WRITE_CHUNK),
+            )
+            self._tenant_batchers[tenant] = pair
+        return pair
 
     async def _publish_retries(self, decisions: list[Decision]) -> None:
         if not decisions:
@@ -417,36 +403,73 @@ class Worker:
 
     # -- one message -----------------------------------------------------------------------
 
-    async def _attempt(self, work: Work, message: Message) -> Decision:
+    async def _handle(self, work: Work, message: Message | None) -> Decision | None:
+        if message is None:
+            log.error("message %s of an envelope is not in the database", work.message_id)
+            return None
+        if message.seq > work.seq:  # moved on since this delivery was made: a duplicate
+            metrics.dispatch_claims_total.labels("lost").inc()
+            return None
         ctx = TraceContext.parse(work.traceparent)
         token = current_trace.set(ctx.child() if ctx else TraceContext.new())
         try:
-            return await self._send(work, message)
+            return await self._attempt(work, message)
         finally:
             current_trace.reset(token)
 
-    async def _send(self, work: Work, message: Message) -> Decision:
-        seq, attempt = message.seq, message.attempt
-        trace_id = _trace_id(work.traceparent) or message.trace_id
-        now = now_ms()
+    async def _attempt(self, work: Work, message: Message) -> Decision | None:
+        rank = RANK[work.priority]
+        claims, outcomes = self._batchers(work.tenant)
         route = await self._persist(
             lambda _: self.senders.route(work.tenant, message.sender), "mongodb"
         )
+        if route is not None and not self._is_paused(route.phone_number_id):
+            await self.pacer.wait(route.phone_number_id, float(route.throughput), rank)
+        until = now_ms() + timedelta(seconds=self.settings.dispatch.lease_s)
+        claim = Change(
+            work.message_id,
+            work.seq,
+            work.from_status,
+            Status.DISPATCHING,
+            _trace_id(work.traceparent) or message.trace_id,
+            {"attempt": work.attempt + 1, "lease": {"owner": self.id, "until": until}},
+        )
+        claimed = await claims.submit(claim, rank)
+        if claimed is None:
+            metrics.dispatch_claims_total.labels("lost").inc()
+            return None
+        metrics.dispatch_claims_total.labels("won").inc()
+        decision = await self._send(work, claimed, route, rank)
+        if not await outcomes.submit(decision.change, rank):
+            log.warning("outcome of %s not recorded: its lease was taken over", work.message_id)
+            return None
+        metrics.dispatch_transitions_total.labels(str(decision.change.to_status)).inc()
+        return decision
+
+    def _is_paused(self, number: str) -> bool:
+        return self.paused.get(number, 0.0) > time.monotonic()
+
+    async def _send(
+        self, work: Work, message: Message, route: SenderRoute | None, rank: int
+    ) -> Decision:
+        """Send a claimed message and decide what its outcome does to it."""
+        seq, attempt = message.seq, message.attempt
+        trace_id = _trace_id(work.traceparent) or message.trace_id
+        now = now_ms()
         if route is None:
             detail = f"no sender {message.sender or '(default)'} with an access token"
             return fail(work, seq, trace_id, "no_sender", detail)
         number = route.phone_number_id
-        paused_until = self.paused.get(number, 0.0)
-        if paused_until > time.monotonic():
-            return defer(work, seq, now, trace_id, paused_until - time.monotonic(), "paused")
+        if self._is_paused(number):
+            wait_s = self.paused[number] - time.monotonic()
+            return defer(work, seq, now, trace_id, wait_s, "paused")
         try:
             body = await self._persist(
                 lambda _: request_body(message, work.tenant, attempt, self.templates), "mongodb"
             )
         except Unsendable as exc:
             return fail(work, seq, trace_id, exc.code, exc.detail)
-        await self.pacer.wait(number, float(route.throughput))
-        await self.limit.acquire(RANK[work.priority])
+        await self.limit.acquire(rank)
         # asked last, right before the send: the answers of the sends ahead count
         if not self.breaker.allow(number):
             self.limit.release()

@@ -117,7 +117,13 @@ class Transitions:
                 *(self.repo.events.find_one({"_id": d, "by": actor}) for d in outcome.duplicates)
             )
             won.update(d for d, doc in zip(outcome.duplicates, mine, strict=True) if doc)
-        return [f"{c.message_id}.{c.next_seq}" in won for c in changes]
+        # The same change twice in one batch (a duplicate delivery): only the first holds it.
+        results, taken = [], set()
+        for c in changes:
+            key = f"{c.message_id}.{c.next_seq}"
+            results.append(key in won and key not in taken)
+            taken.add(key)
+        return results
 
     async def apply(
         self, changes: Sequence[Change], actor: str | None = None, recheck: bool = False
