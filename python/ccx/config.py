@@ -190,10 +190,10 @@ class DispatchSettings:
         3, "Circuit breaker: probes in half-open; all must succeed to close it."
     )
     prefetch: int = setting(
-        4, "Worker: unacknowledged envelopes per tier queue (each holds up to 256 messages)."
+        16, "Worker: unacknowledged envelopes per tier queue (each holds up to 256 messages)."
     )
     envelopes: int = setting(
-        8, "Worker: envelopes processed at once per class (critical+high, default+low)."
+        32, "Worker: envelopes processed at once per class (critical+high, default+low)."
     )
     inflight_initial: int = setting(32, "Worker: sends in flight at start (AIMD adjusts it).")
     inflight_min: int = setting(4, "Worker: lowest in-flight limit.")

@@ -58,6 +58,7 @@ ferretdb_start() {
     mkdir -p "$FERRETDB_DIR/data"
     DO_NOT_TRACK=1 setsid "$BIN/ferretdb" --listen-addr="$HOST:$FERRETDB_PORT" \
         --sqlite-url="file:$FERRETDB_DIR/data/?_pragma=synchronous(normal)" --log-level=warn \
+        ${CCX_FERRETDB_PPROF_ADDR:+--pprof-addr="$CCX_FERRETDB_PPROF_ADDR"} \
         >>"$FERRETDB_DIR/ferretdb.log" 2>&1 </dev/null &
     pid=$!
     printf '%s\n' "$pid" >"$FERRETDB_DIR/ferretdb.pid"

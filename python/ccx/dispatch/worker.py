@@ -1,13 +1,18 @@
 """`ccx worker`: consume every tenant's tier queues, claim, send through Meta, record outcomes.
 
-One envelope (up to 256 messages of one tenant and tier) is the unit of work:
+One envelope (up to 256 messages of one tenant and tier, as the API's group commit published
+them) is the unit of work. Each of its messages is read by id, then on its own:
 
-1. **claim** every message in one insert of `dispatching` events (`ccx.store.transitions`):
-   a message that another worker, a cancel or an earlier delivery already moved is dropped;
-2. **send** the claimed ones concurrently: per-number pacing, circuit breaker and the
-   adaptive in-flight limit (critical first) in front of the pooled Meta client;
-3. **record** every outcome in one more insert (fenced: a worker whose lease was swept
-   loses), publish the retries with confirms, then **ack** the envelope.
+1. **paced**: it waits for its sender number's token bucket (critical first);
+2. **claimed** right before its send, by the insert of its `dispatching` event
+   (`ccx.store.transitions`), group-committed with the tenant's other claims
+   (`ccx.dispatch.batching`): a message that another worker, a cancel or an earlier delivery
+   already moved is dropped;
+3. **sent** behind its number's circuit breaker and the adaptive in-flight limit;
+4. **recorded**: its outcome event and projection, group-committed too (fenced: a worker
+   whose lease was swept loses).
+
+Then the envelope's retries are published with confirms and the envelope is **acked**.
 
 A failure of MongoDB or RabbitMQ on the way holds the envelope and retries the step (nothing
 is acked, nothing is sent twice: a repeated claim or outcome write recognises its own events).
@@ -57,7 +62,7 @@ from ccx.store.messages import Message, MessageRepository, Status, from_document
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.tenants import TenantRepository
-from ccx.store.transitions import Change, Transitions
+from ccx.store.transitions import Change, Transitions, projected
 from ccx.telemetry import metrics
 from ccx.telemetry.tracing import TraceContext, current_trace
 
@@ -163,9 +168,7 @@ class Worker:
         self._envelope_tasks: set[asyncio.Task[None]] = set()
         self._repos: dict[str, MessageRepository] = {}
         self._writes = RankedSemaphore(d.db_writers)
-        self._tenant_batchers: dict[
-            str, tuple[WriteBatcher[Message | None], WriteBatcher[bool]]
-        ] = {}
+        self._tenant_batchers: dict[str, tuple[WriteBatcher[bool], WriteBatcher[bool]]] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -360,21 +363,17 @@ class Worker:
         await self._publish_retries([d for d in kept if d.retry is not None])
         return kept
 
-    def _batchers(self, tenant: str) -> tuple[WriteBatcher[Message | None], WriteBatcher[bool]]:
+    def _batchers(self, tenant: str) -> tuple[WriteBatcher[bool], WriteBatcher[bool]]:
         pair = self._tenant_batchers.get(tenant)
         if pair is None:
             moves = Transitions(self.repo(tenant))
 
-            async def claim(
-                changes: Sequence[Change], recheck: bool, actor: str
-            ) -> list[Message | None]:
-                return await moves.claim(changes, actor, recheck)
-
             async def record(changes: Sequence[Change], recheck: bool, actor: str) -> list[bool]:
                 return await moves.apply(changes, actor, recheck)
 
+            # Claims and outcomes batch apart so a claim never waits behind a batch of outcomes.
             pair = (
-                WriteBatcher(claim, self._persist, self._writes, self.id, WRITE_CHUNK),
+                WriteBatcher(record, self._persist, self._writes, self.id, WRITE_CHUNK),
                 WriteBatcher(record, self._persist, self._writes, self.id, WRITE_CHUNK),
             )
             self._tenant_batchers[tenant] = pair
@@ -434,12 +433,11 @@ class Worker:
             _trace_id(work.traceparent) or message.trace_id,
             {"attempt": work.attempt + 1, "lease": {"owner": self.id, "until": until}},
         )
-        claimed = await claims.submit(claim, rank)
-        if claimed is None:
+        if not await claims.submit(claim, rank):
             metrics.dispatch_claims_total.labels("lost").inc()
             return None
         metrics.dispatch_claims_total.labels("won").inc()
-        decision = await self._send(work, claimed, route, rank)
+        decision = await self._send(work, projected(message, claim), route, rank)
         if not await outcomes.submit(decision.change, rank):
             log.warning("outcome of %s not recorded: its lease was taken over", work.message_id)
             return None

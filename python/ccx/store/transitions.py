@@ -20,6 +20,7 @@ so every decision is made on the true state, and `repair` rewrites a stale proje
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,7 @@ from ccx.store.mongo import Document
 UPDATE_CHUNK = 32
 #: A projection more than this many events behind is repaired in one go, not walked further.
 _MAX_WALK = 64
+_MESSAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(Message)) - {"extra"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,21 @@ def _projection(change: Change, at: datetime) -> Document:
             **change.fields,
         }
     }
+
+
+def projected(message: Message, change: Change) -> Message:
+    """`message` as its projection reads once `change` (a change of it) has been applied,
+    without reading it back."""
+    known = {k: v for k, v in change.fields.items() if k in _MESSAGE_FIELDS}
+    extra = {k: v for k, v in change.fields.items() if k not in _MESSAGE_FIELDS}
+    return dataclasses.replace(
+        message,
+        status=change.to_status,
+        seq=change.next_seq,
+        updated_at=now_ms(),
+        extra={**message.extra, **extra},
+        **known,
+    )
 
 
 class Transitions:
