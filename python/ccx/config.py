@@ -207,6 +207,12 @@ class DispatchSettings:
     lease_s: float = setting(
         60.0, "Claim lease: a message still dispatching this long after its claim is swept."
     )
+    reconcile_interval_s: float = setting(
+        6 * 3600.0, "A message out of retries is tried once more this often (reconciliation)."
+    )
+    reconcile_for_s: float = setting(
+        7 * 86400.0, "How long reconciliation goes on before the message is `expired`."
+    )
     sweep_interval_s: float = setting(
         15.0, "Worker: how often expired leases and lost retries are looked for."
     )

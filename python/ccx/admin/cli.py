@@ -26,8 +26,8 @@ async def create_tenant(settings: Settings, tenant_id: str, name: str | None) ->
         await client.close()
     connection = await connect(settings.rabbitmq, name="ccx-admin")
     try:
+        await declare_shared(connection)
         channel = await connection.channel()
-        await declare_shared(channel)
         queues = await declare_tenant(channel, tenant_id)
     finally:
         await connection.close()

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_KEY_CHARS = 255
 #: States a message can be cancelled from: it has not been handed to Meta yet.
-CANCELLABLE = (Status.ACCEPTED, Status.QUEUED, Status.RETRYING)
+CANCELLABLE = (Status.ACCEPTED, Status.QUEUED, Status.RETRYING, Status.RECONCILING)
 
 TIME = {"type": "string", "format": "date-time"}
 LIST_PARAMS = frozenset({"status", "from", "to", "limit", "cursor"})
@@ -282,7 +282,7 @@ class MessageRoutes:
                 409,
                 "Conflict",
                 f"message {message_id} is {message.status}; only messages not yet handed to "
-                "Meta (accepted, queued, retrying) can be cancelled.",
+                "Meta (accepted, queued, retrying, reconciling) can be cancelled.",
                 kind="not-cancellable",
             )
             problem.extra["status"] = str(message.status)

@@ -1,9 +1,10 @@
 """What a send attempt's outcome does to the message (ARCHITECTURE §4): pure logic.
 
 Attempts are numbered from 1. A definite "not sent" (retryable error, throttling, hold) is
-retried after RETRY_DELAYS[attempt - 1] until `max_attempts` sends were made, then the
-message goes to reconciliation. A terminal error fails it. Anything that may have reached
-Meta is `undetermined` and never resent automatically.
+retried after RETRY_DELAYS[attempt - 1] until `max_attempts` sends were made; then the
+message is `reconciling`: one more attempt every reconcile interval (6 h) until the
+reconciliation window (7 days) ends, then `expired`. A terminal error fails it. Anything
+that may have reached Meta is `undetermined` and never resent automatically.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from ccx.dispatch.envelopes import Work
 from ccx.dispatch.outcomes import Kind, Outcome
-from ccx.queue.names import RETRY_DELAYS
+from ccx.queue.names import RECONCILE_STEP, RETRY_DELAYS
 from ccx.queue.publisher import Dispatch
 from ccx.store.messages import Status
 from ccx.store.transitions import Change
@@ -87,9 +88,12 @@ def decide(
     trace_id: str | None,
     max_attempts: int = 7,
     min_delay_s: float = 0.0,
+    reconcile_interval_s: float = 6 * 3600,
+    reconciling_since: datetime | None = None,
 ) -> Decision:
     """The decision for attempt `attempt` of a message claimed at `seq` (its dispatching
-    event), given what Meta answered."""
+    event), given what Meta answered. Out of attempts, it waits `reconcile_interval_s` in the
+    reconcile queue for one more attempt (`reconciling_since` is when it first did)."""
     error = error_of(outcome)
 
     def to(status: Status, **fields: Any) -> Decision:
@@ -102,12 +106,39 @@ def decide(
     if outcome.kind is Kind.AMBIGUOUS:
         return to(Status.UNDETERMINED, error=error, lease=None)
     if attempt >= max_attempts:
-        return to(Status.RECONCILING, error=error, lease=None)
+        change = Change(
+            work.message_id,
+            seq,
+            Status.DISPATCHING,
+            Status.RECONCILING,
+            trace_id,
+            {
+                "attempt": attempt,
+                "next_attempt_at": now + timedelta(seconds=reconcile_interval_s),
+                "reconciling_since": reconciling_since or now,
+                "lease": None,
+                "error": error,
+            },
+        )
+        return Decision(change, work.again(attempt, seq + 1), RECONCILE_STEP)
     wait = max(min_delay_s, outcome.retry_after_s or 0.0)
     delay = retry_step(attempt)
     if RETRY_DELAYS[delay] < wait:
         delay = step_for(wait)
     return _retrying(work, seq, attempt, delay, now, trace_id, error=error)
+
+
+def expire(work: Work, seq: int, trace_id: str | None, since: datetime) -> Change:
+    """A reconciling message whose reconciliation window has ended: `expired`, not sent."""
+    return Change(
+        work.message_id,
+        seq,
+        Status.RECONCILING,
+        Status.EXPIRED,
+        trace_id,
+        {"lease": None, "next_attempt_at": None},
+        {"reconciling_since": since},
+    )
 
 
 def defer(

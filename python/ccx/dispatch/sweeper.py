@@ -4,11 +4,11 @@
   that died or hung after its claim. The request may have left, so it becomes `undetermined`
   (never resent automatically). The change is fenced like any other: if the worker records
   its outcome first, the sweeper's write loses and the projection is repaired instead.
-- **Lost retries:** a `retrying` message whose next attempt is long overdue lost its delayed
-  queue message (the worker died between recording the retry and publishing it): it is
-  published again to its tier queue. A duplicate is harmless, its claim would lose.
+- **Lost retries:** a `retrying` or `reconciling` message whose next attempt is long overdue
+  lost its delayed queue message (the worker died between recording the retry and publishing
+  it): it is published again to its tier queue. A duplicate is harmless, its claim would lose.
 
-Both are scans of the tenant's `dispatching` / `retrying` messages, cheap with the
+Both are scans of the tenant's `dispatching` / `retrying` / `reconciling` messages, cheap with the
 `{status, created_at}` index on MongoDB; keep `sweep_interval_s` generous on FerretDB.
 """
 
@@ -69,13 +69,14 @@ async def sweep(
         else:
             await moves.repair(message)
     republished: list[Dispatch] = []
-    async for doc in repo.messages.find({"status": str(Status.RETRYING)}):
+    waiting = [str(Status.RETRYING), str(Status.RECONCILING)]
+    async for doc in repo.messages.find({"status": {"$in": waiting}}):
         message = from_document(doc)
         due = message.extra.get("next_attempt_at")
         if not isinstance(due, datetime) or due + OVERDUE > now:
             continue
         status, seq, _ = await moves.current_state(message)
-        if status is not Status.RETRYING:
+        if status is not message.status:
             await moves.repair(message)
             continue
         republished.append(

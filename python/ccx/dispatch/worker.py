@@ -31,7 +31,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import aio_pika
@@ -43,7 +43,7 @@ from pymongo.errors import PyMongoError
 from ccx.config import Settings
 from ccx.dispatch.batching import WriteBatcher
 from ccx.dispatch.breaker import CircuitBreaker, export_states, settings_from
-from ccx.dispatch.decisions import Decision, decide, defer, fail
+from ccx.dispatch.decisions import Decision, decide, defer, expire, fail
 from ccx.dispatch.envelopes import PoisonEnvelope, Work, parse
 from ccx.dispatch.inflight import AdaptiveLimit, LimitSettings, RankedSemaphore
 from ccx.dispatch.meta_client import MetaClient
@@ -53,7 +53,13 @@ from ccx.dispatch.payload import TemplateCache, Unsendable, request_body
 from ccx.dispatch.senders import SenderBook, SenderRoute
 from ccx.ids import new_message_id
 from ccx.queue import connection as amqp
-from ccx.queue.names import RETRY_EXCHANGE, Tier, retry_routing_key, tier_queue
+from ccx.queue.names import (
+    RECONCILE_STEP,
+    RETRY_EXCHANGE,
+    Tier,
+    retry_routing_key,
+    tier_queue,
+)
 from ccx.queue.publisher import Dispatch, Publisher
 from ccx.queue.topology import declare_shared, declare_tenant
 from ccx.security import DataKeys
@@ -208,9 +214,7 @@ class Worker:
     async def start(self) -> None:
         """Connect, declare the shared topology and start consuming; returns at once."""
         self.rabbit = await amqp.connect(self.settings.rabbitmq, name=f"ccx-worker-{self.id}")
-        channel = await self.rabbit.channel()
-        await declare_shared(channel)
-        await channel.close()
+        await declare_shared(self.rabbit)
         self.retries = Publisher(self.rabbit, exchange=RETRY_EXCHANGE)
         self.requeue = Publisher(self.rabbit)
         await self.retries.start()
@@ -380,10 +384,10 @@ class Worker:
         return pair
 
     async def _publish_retries(self, decisions: list[Decision]) -> None:
+        """Retries to their delay queue, messages out of retries to the reconcile queue (held
+        there for the reconcile interval); all with confirms."""
         if not decisions:
             return
-        assert self.retries is not None
-        items = [d.retry for d in decisions if d.retry is not None]
         delays = {d.retry.message_id: d.delay for d in decisions if d.retry and d.delay}
         for d in decisions:
             metrics.dispatch_retries_total.labels(d.delay or "").inc()
@@ -391,14 +395,25 @@ class Worker:
         def route(item: Dispatch) -> str:
             return retry_routing_key(item.tenant, item.priority, delays[item.message_id])
 
-        async def publish(_: bool) -> None:
-            assert self.retries is not None
-            results = await self.retries.publish_batch(items, route)
-            failed = [r for r in results if r is not True]
-            if failed:
-                raise RuntimeError(f"retry publish failed: {failed[0]!r}")
+        later = [d.retry for d in decisions if d.retry and d.delay == RECONCILE_STEP]
+        soon = [d.retry for d in decisions if d.retry and d.delay != RECONCILE_STEP]
+        for items, expiration in (
+            (soon, None),
+            (later, self.settings.dispatch.reconcile_interval_s),
+        ):
+            if not items:
+                continue
 
-        await self._persist(publish, "rabbitmq")
+            async def publish(
+                _: bool, items: list[Dispatch] = items, ttl: float | None = expiration
+            ) -> None:
+                assert self.retries is not None
+                results = await self.retries.publish_batch(items, route, ttl)
+                failed = [r for r in results if r is not True]
+                if failed:
+                    raise RuntimeError(f"retry publish failed: {failed[0]!r}")
+
+            await self._persist(publish, "rabbitmq")
 
     # -- one message -----------------------------------------------------------------------
 
@@ -419,6 +434,9 @@ class Worker:
     async def _attempt(self, work: Work, message: Message) -> Decision | None:
         rank = RANK[work.priority]
         claims, outcomes = self._batchers(work.tenant)
+        from_status = message.status if message.seq == work.seq else work.from_status
+        if from_status is Status.RECONCILING and self._reconciled_enough(message):
+            return await self._expire(work, message, outcomes, rank)
         route = await self._persist(
             lambda _: self.senders.route(work.tenant, message.sender), "mongodb"
         )
@@ -428,7 +446,7 @@ class Worker:
         claim = Change(
             work.message_id,
             work.seq,
-            work.from_status,
+            from_status,
             Status.DISPATCHING,
             _trace_id(work.traceparent) or message.trace_id,
             {"attempt": work.attempt + 1, "lease": {"owner": self.id, "until": until}},
@@ -443,6 +461,24 @@ class Worker:
             return None
         metrics.dispatch_transitions_total.labels(str(decision.change.to_status)).inc()
         return decision
+
+    def _reconciled_enough(self, message: Message) -> bool:
+        since = message.extra.get("reconciling_since")
+        window = timedelta(seconds=self.settings.dispatch.reconcile_for_s)
+        return isinstance(since, datetime) and now_ms() - since >= window
+
+    async def _expire(
+        self, work: Work, message: Message, outcomes: WriteBatcher[bool], rank: int
+    ) -> Decision | None:
+        """End a reconciliation whose window is over: `expired`, without a send."""
+        since = message.extra["reconciling_since"]
+        change = expire(work, work.seq, _trace_id(work.traceparent) or message.trace_id, since)
+        if not await outcomes.submit(change, rank):
+            metrics.dispatch_claims_total.labels("lost").inc()
+            return None
+        metrics.dispatch_transitions_total.labels(str(Status.EXPIRED)).inc()
+        log.warning("%s expired: still not sent after reconciliation since %s", message.id, since)
+        return Decision(change)
 
     def _is_paused(self, number: str) -> bool:
         return self.paused.get(number, 0.0) > time.monotonic()
@@ -496,6 +532,7 @@ class Worker:
         if outcome.kind is Kind.HOLD:
             self._pause(number, outcome)
             min_delay = self.settings.dispatch.hold_pause_s
+        since = message.extra.get("reconciling_since")
         return decide(
             work,
             seq,
@@ -505,6 +542,8 @@ class Worker:
             trace_id,
             self.settings.dispatch.max_attempts,
             min_delay,
+            self.settings.dispatch.reconcile_interval_s,
+            since if isinstance(since, datetime) else None,
         )
 
     def _pause(self, number: str, outcome: Outcome) -> None:

@@ -10,7 +10,11 @@ WORK_EXCHANGE = "ccx.work"
 RETRY_EXCHANGE = "ccx.retry"
 DLX_EXCHANGE = "ccx.dlx"
 DLQ = "ccx.dlq"
+#: Messages out of retries wait here for the reconcile interval (per-message TTL), then
+#: dead-letter back to their tier queue: published to RETRY_EXCHANGE with the key
+#: `t.<tenant>.<tier>.reconcile` (`retry_routing_key(..., RECONCILE_STEP)`).
 RECONCILE_QUEUE = "ccx.reconcile"
+RECONCILE_STEP = "reconcile"
 RETRY_PREFIX = "ccx.retry."
 
 #: Retry delay steps: name → seconds. A retry of attempt n waits RETRY_DELAYS[n-1].

@@ -84,7 +84,7 @@ def envelope_message_ids(body: bytes) -> list[str]:
     return [str(m["id"]) for m in data["messages"]]
 
 
-def amqp_message(items: Sequence[Dispatch]) -> aio_pika.Message:
+def amqp_message(items: Sequence[Dispatch], expiration_s: float | None = None) -> aio_pika.Message:
     first = items[0]
     headers: HeadersType = {"x-attempt": max(i.attempt for i in items), "x-count": len(items)}
     if first.traceparent:
@@ -95,6 +95,7 @@ def amqp_message(items: Sequence[Dispatch]) -> aio_pika.Message:
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=first.message_id,
         headers=headers,
+        expiration=expiration_s,
     )
 
 
@@ -165,11 +166,15 @@ class Publisher:
         await self._exchange_ready()
 
     async def publish_batch(
-        self, items: Sequence[Dispatch], route: Route = tier_route
+        self,
+        items: Sequence[Dispatch],
+        route: Route = tier_route,
+        expiration_s: float | None = None,
     ) -> list[bool | Exception]:
         """Publish every item with confirms, grouped into envelopes by `route` (the routing
-        key); per item True (its envelope confirmed) or the exception (nack, unroutable,
-        timeout, connection lost). Never raises for a single item."""
+        key), each expiring after `expiration_s` if given; per item True (its envelope
+        confirmed) or the exception (nack, unroutable, timeout, connection lost). Never raises
+        for a single item."""
         if not items:
             return []
         try:
@@ -183,7 +188,7 @@ class Publisher:
             outcomes = await asyncio.gather(
                 *(
                     exchange.publish(
-                        amqp_message([items[i] for i in indexes]),
+                        amqp_message([items[i] for i in indexes], expiration_s),
                         route(items[indexes[0]]),
                         mandatory=True,
                         timeout=self.timeout_s,

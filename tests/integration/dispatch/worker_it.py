@@ -25,7 +25,14 @@ OTP_TEMPLATE = {
         {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy"}]},
     ],
 }
-FINAL = {Status.SENT, Status.FAILED, Status.UNDETERMINED, Status.RECONCILING, Status.CANCELLED}
+FINAL = {
+    Status.SENT,
+    Status.FAILED,
+    Status.UNDETERMINED,
+    Status.RECONCILING,
+    Status.EXPIRED,
+    Status.CANCELLED,
+}
 
 
 def worker_settings(settings: Settings, sandbox: SandboxProcess, **dispatch: Any) -> Settings:

@@ -9,6 +9,9 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from ccx.queue.names import (
+    DLX_EXCHANGE,
+    RECONCILE_QUEUE,
+    RECONCILE_STEP,
     RETRY_EXCHANGE,
     RETRY_PREFIX,
     WORK_EXCHANGE,
@@ -42,8 +45,8 @@ async def test_tier_routing_retry_and_cleanup(
 ) -> None:
     channel = await rabbit.channel(publisher_confirms=True)
     try:
-        await declare_shared(channel)
-        await declare_shared(channel)  # idempotent
+        await declare_shared(rabbit)
+        await declare_shared(rabbit)  # idempotent
         names = await declare_tenant(channel, tenant)
         assert names == [tier_queue(tenant, t) for t in Tier]
         work = await channel.get_exchange(WORK_EXCHANGE)
@@ -65,4 +68,51 @@ async def test_tier_routing_retry_and_cleanup(
         for name in [tier_queue(tenant, t) for t in Tier]:
             queue = await channel.get_queue(name, ensure=False)
             await queue.delete(if_unused=False, if_empty=False)
+        await channel.close()
+
+
+async def test_reconcile_queue_holds_each_message_for_its_ttl_then_sends_it_home(
+    rabbit: AbstractRobustConnection, tenant: str
+) -> None:
+    await declare_shared(rabbit)
+    channel = await rabbit.channel(publisher_confirms=True)
+    try:
+        await declare_tenant(channel, tenant)
+        retry = await channel.get_exchange(RETRY_EXCHANGE)
+        start = time.monotonic()
+        await retry.publish(
+            aio_pika.Message(b"later", expiration=1.0),
+            routing_key=retry_routing_key(tenant, "high", RECONCILE_STEP),
+        )
+        assert await _get(channel, tier_queue(tenant, "high"), 10) == b"later"
+        assert 0.8 < time.monotonic() - start < 9
+    finally:
+        for name in [tier_queue(tenant, t) for t in Tier]:
+            queue = await channel.get_queue(name, ensure=False)
+            await queue.delete(if_unused=False, if_empty=False)
+        await channel.close()
+
+
+async def test_an_empty_reconcile_queue_of_an_earlier_version_is_replaced(
+    rabbit: AbstractRobustConnection,
+) -> None:
+    channel = await rabbit.channel()
+    try:
+        await channel.queue_delete(RECONCILE_QUEUE)
+        await channel.declare_queue(  # what ccx declared before reconciliation existed
+            RECONCILE_QUEUE,
+            durable=True,
+            arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": DLX_EXCHANGE},
+        )
+    finally:
+        await channel.close()
+
+    await declare_shared(rabbit)
+    await declare_shared(rabbit)
+
+    channel = await rabbit.channel()
+    try:
+        queue = await channel.declare_queue(RECONCILE_QUEUE, passive=True)
+        assert queue.declaration_result.message_count == 0
+    finally:
         await channel.close()

@@ -12,6 +12,7 @@ from ccx.dispatch.decisions import (
     decide,
     defer,
     error_of,
+    expire,
     fail,
     retry_step,
     step_for,
@@ -19,7 +20,7 @@ from ccx.dispatch.decisions import (
 from ccx.dispatch.envelopes import Work
 from ccx.dispatch.outcomes import Kind, Outcome
 from ccx.ids import new_message_id
-from ccx.queue.names import RETRY_DELAYS, Tier
+from ccx.queue.names import RECONCILE_STEP, RETRY_DELAYS, Tier
 from ccx.queue.publisher import Dispatch
 from ccx.store.messages import Status
 
@@ -111,34 +112,58 @@ def test_the_retry_dispatch_comes_back_at_the_next_seq_with_the_failed_attempt()
 
 
 @pytest.mark.parametrize("max_attempts", [1, 3, 7])
-def test_the_last_attempt_goes_to_reconciliation_without_a_retry(max_attempts: int) -> None:
-    decision = decide(work(), CLAIM_SEQ, max_attempts, retry(), NOW, TRACE_ID, max_attempts)
+def test_the_last_attempt_goes_to_the_reconcile_queue(max_attempts: int) -> None:
+    w = work(attempt=max_attempts - 1)
+    decision = decide(w, CLAIM_SEQ, max_attempts, retry(), NOW, TRACE_ID, max_attempts, 0.0, 600)
     assert decision.change.to_status is Status.RECONCILING
-    assert decision.retry is None
-    assert decision.delay is None
+    assert decision.delay == RECONCILE_STEP
+    assert retried(decision) == w.again(max_attempts, CLAIM_SEQ + 1)
     assert decision.change.fields == {
+        "attempt": max_attempts,
+        "next_attempt_at": NOW + timedelta(seconds=600),
+        "reconciling_since": NOW,
         "error": {"class": "retry", "reason": "transient"},
         "lease": None,
     }
 
 
+def test_a_further_reconcile_attempt_keeps_when_reconciliation_began() -> None:
+    began = NOW - timedelta(days=2)
+    decision = decide(work(8), CLAIM_SEQ, 9, retry(), NOW, TRACE_ID, 7, reconciling_since=began)
+    assert decision.change.to_status is Status.RECONCILING
+    assert decision.change.fields["reconciling_since"] == began
+    assert decision.change.fields["next_attempt_at"] == NOW + timedelta(hours=6)
+
+
 def test_the_attempt_before_the_last_is_still_retried() -> None:
     decision = decide(work(), CLAIM_SEQ, 6, retry(), NOW, TRACE_ID, max_attempts=7)
     assert decision.change.to_status is Status.RETRYING
-    assert decision.retry is not None
+    assert decision.delay == "1m"
 
 
 def test_attempts_past_the_cap_also_reconcile() -> None:
     decision = decide(work(), CLAIM_SEQ, 9, retry(), NOW, TRACE_ID, max_attempts=7)
     assert decision.change.to_status is Status.RECONCILING
-    assert decision.retry is None
+    assert decision.delay == RECONCILE_STEP
 
 
 def test_throttle_at_the_cap_reconciles_too() -> None:
     outcome = Outcome(Kind.THROTTLE, "meta_error", code=130429, retry_after_s=1.0)
     decision = decide(work(), CLAIM_SEQ, 7, outcome, NOW, TRACE_ID, max_attempts=7)
     assert decision.change.to_status is Status.RECONCILING
-    assert decision.retry is None
+    assert decision.delay == RECONCILE_STEP
+
+
+def test_expire_ends_reconciliation_without_a_send() -> None:
+    w = work(9, seq=20)
+    change = expire(w, 20, TRACE_ID, NOW)
+    assert (change.seq, change.from_status, change.to_status) == (
+        20,
+        Status.RECONCILING,
+        Status.EXPIRED,
+    )
+    assert change.fields == {"lease": None, "next_attempt_at": None}
+    assert change.event_fields == {"reconciling_since": NOW}
 
 
 def test_throttle_retry_after_longer_than_the_step_picks_the_shortest_step_covering_it() -> None:
