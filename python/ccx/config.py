@@ -74,6 +74,21 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetaSettings:
+    app_secret: str = setting(
+        "sandbox-app-secret",
+        "App secret of your Meta app: the key of `X-Hub-Signature-256` on status callbacks "
+        "(the default is the sandbox's; set yours in production).",
+    )
+    verify_token: str = setting(
+        "ccx-verify-token", "Token Meta's `GET /webhooks/meta` handshake must present."
+    )
+    max_callback_bytes: int = setting(
+        3145728, "Largest status callback body accepted (Meta's can reach 3 MB)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SandboxSettings:
     host: str = setting("127.0.0.1", "Address the Meta sandbox simulator binds.")
     port: int = setting(8090, "Port the Meta sandbox simulator binds.")
@@ -213,6 +228,21 @@ class DispatchSettings:
     reconcile_for_s: float = setting(
         7 * 86400.0, "How long reconciliation goes on before the message is `expired`."
     )
+    shared_limits: bool = setting(
+        True,
+        "Worker: enforce the rate limits across every worker through Redis (the per-process "
+        "buckets stay the first stage).",
+    )
+    recipient_interval_s: float = setting(
+        6.0, "Per sender-recipient pair: one message per this many seconds after the burst."
+    )
+    recipient_burst: int = setting(45, "Per sender-recipient pair: messages allowed at once.")
+    template_rate: float = setting(
+        0.0, "Per tenant and template: messages per second across workers (0: no limit)."
+    )
+    tenant_rate: float = setting(
+        0.0, "Per tenant: messages per second across workers (0: no limit)."
+    )
     sweep_interval_s: float = setting(
         15.0, "Worker: how often expired leases and lost retries are looked for."
     )
@@ -224,6 +254,11 @@ class DispatchSettings:
         2,
         "Worker: batched MongoDB writes (claims, outcomes) in flight at once. FerretDB's "
         "SQLite has one writer; more concurrent writers wait for it in 100 ms sleeps.",
+    )
+    db_readers: int = setting(
+        8,
+        "Worker: message reads in flight at once; urgent messages are read first (a batch "
+        "of thousands never queues an OTP's read behind its own).",
     )
     metrics_port: int = setting(
         0, "Worker: port of its Prometheus /metrics on 127.0.0.1 (0: none)."
@@ -239,6 +274,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     rabbitmq: RabbitSettings = field(default_factory=RabbitSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    meta: MetaSettings = field(default_factory=MetaSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)

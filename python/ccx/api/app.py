@@ -140,6 +140,7 @@ class App:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> App:
     """Build the app with every route registered (granian calls this as a factory)."""
     from ccx.api.messages import register_message_routes
+    from ccx.api.meta_webhooks import register_meta_webhook_routes
     from ccx.api.senders import register_sender_routes
     from ccx.api.system import register_system_routes
     from ccx.api.templates import register_template_routes
@@ -150,4 +151,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_message_routes(app)
     register_template_routes(app)
     register_sender_routes(app)
+    register_meta_webhook_routes(app)
     return app

@@ -31,6 +31,7 @@ from ccx.ingest.senders import SenderDirectory
 from ccx.ingest.templates import TemplateCatalog
 from ccx.queue import connection as queue
 from ccx.queue.publisher import Publisher
+from ccx.queue.topology import declare_shared
 from ccx.security import DataKeys
 from ccx.store import mongo as store
 from ccx.store.messages import MessageRepository, now_ms
@@ -116,6 +117,7 @@ class Services:
         while not self._stop.is_set():
             try:
                 self.rabbit = await queue.connect(self.settings.rabbitmq, name="ccx-api")
+                await declare_shared(self.rabbit)  # the queues this process publishes to
                 publisher = Publisher(self.rabbit)
                 await publisher.start()
             except Exception as exc:

@@ -1,4 +1,5 @@
-"""`ccx worker`: run a dispatch worker until SIGTERM or SIGINT (uvloop)."""
+"""`ccx worker`: run a dispatch worker, and the status consumer that applies Meta's callbacks,
+until SIGTERM or SIGINT (uvloop)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,39 @@ import asyncio
 import signal
 
 import uvloop
+from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import start_http_server
 
-from ccx.config import load_settings
+from ccx.config import Settings, load_settings
 from ccx.dispatch.worker import Worker
+from ccx.queue import connection as amqp
+from ccx.queue.topology import declare_shared
+from ccx.status.consumer import StatusConsumer
+from ccx.store import mongo as store
 
 
-async def _run(worker: Worker) -> None:
+async def _statuses(settings: Settings) -> tuple[StatusConsumer, AbstractRobustConnection]:
+    rabbit = await amqp.connect(settings.rabbitmq, name="ccx-status")
+    await declare_shared(rabbit)
+    consumer = StatusConsumer(store.make_client(settings.mongo), settings.mongo.platform_db)
+    await consumer.start(rabbit)
+    return consumer, rabbit
+
+
+async def _run(worker: Worker, settings: Settings, callbacks: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await worker.run(stop)
+    statuses = await _statuses(settings) if callbacks else None
+    try:
+        await worker.run(stop)
+    finally:
+        if statuses is not None:
+            consumer, rabbit = statuses
+            await consumer.close()
+            await rabbit.close()
+            await consumer.applier.mongo.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         dest="tenants",
         help="serve only this tenant (repeatable; default: every tenant)",
     )
+    parser.add_argument(
+        "--no-callbacks",
+        dest="callbacks",
+        action="store_false",
+        help="do not apply Meta's status callbacks in this process",
+    )
     args = parser.parse_args(argv)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr="127.0.0.1")
-    uvloop.run(_run(Worker(settings, worker_id=args.id, tenants=args.tenants)))
+    worker = Worker(settings, worker_id=args.id, tenants=args.tenants)
+    uvloop.run(_run(worker, settings, args.callbacks))
     return 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import deque
@@ -39,13 +40,16 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
 
+from ccx.cache import redis as cache
 from ccx.config import Settings
 from ccx.dispatch.batching import WriteBatcher
 from ccx.dispatch.breaker import CircuitBreaker, export_states, settings_from
 from ccx.dispatch.decisions import Decision, decide, defer, expire, fail
 from ccx.dispatch.envelopes import PoisonEnvelope, Work, parse
 from ccx.dispatch.inflight import AdaptiveLimit, LimitSettings, RankedSemaphore
+from ccx.dispatch.limits import Bucket, SharedLimits
 from ccx.dispatch.meta_client import MetaClient
 from ccx.dispatch.outcomes import Kind, Outcome
 from ccx.dispatch.pacing import NumberPacer
@@ -161,6 +165,8 @@ class Worker:
             )
         )
         self.pacer = NumberPacer()
+        self.redis: Redis | None = cache.make_client(settings.redis) if d.shared_limits else None
+        self.shared = SharedLimits(self.redis) if self.redis is not None else None
         self.templates = TemplateCache(self.database)
         self.senders = SenderBook(self.database, DataKeys.from_settings(settings.security))
         self.buffers = {name: TierBuffers(tiers) for name, tiers in CLASSES.items()}
@@ -174,6 +180,7 @@ class Worker:
         self._envelope_tasks: set[asyncio.Task[None]] = set()
         self._repos: dict[str, MessageRepository] = {}
         self._writes = RankedSemaphore(d.db_writers)
+        self._reads = RankedSemaphore(d.db_readers)
         self._tenant_batchers: dict[str, tuple[WriteBatcher[bool], WriteBatcher[bool]]] = {}
 
     # -- plumbing --------------------------------------------------------------------------
@@ -250,6 +257,10 @@ class Worker:
                     await publisher.close()
         with contextlib.suppress(Exception):
             await self.meta.aclose()
+        if self.shared is not None and self.redis is not None:
+            await self.shared.close()
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
         if self.rabbit is not None:
             with contextlib.suppress(Exception):
                 await self.rabbit.close()
@@ -353,8 +364,14 @@ class Worker:
         the recorded decisions, after their retries are published."""
         repo = self.repo(works[0].tenant)
 
+        rank = RANK[works[0].priority]
+
+        async def read_one(message_id: str) -> Document | None:
+            async with self._reads.slot(rank):
+                return await repo.messages.find_one({"_id": message_id})
+
         def read(_: bool) -> Awaitable[list[Document | None]]:
-            return asyncio.gather(*(repo.messages.find_one({"_id": w.message_id}) for w in works))
+            return asyncio.gather(*(read_one(w.message_id) for w in works))
 
         docs = await self._persist(read, "mongodb")
         results = await asyncio.gather(
@@ -442,6 +459,8 @@ class Worker:
         )
         if route is not None and not self._is_paused(route.phone_number_id):
             await self.pacer.wait(route.phone_number_id, float(route.throughput), rank)
+            if self.shared is not None:
+                await self.shared.acquire(self._buckets(work.tenant, route, message), rank)
         until = now_ms() + timedelta(seconds=self.settings.dispatch.lease_s)
         claim = Change(
             work.message_id,
@@ -461,6 +480,26 @@ class Worker:
             return None
         metrics.dispatch_transitions_total.labels(str(decision.change.to_status)).inc()
         return decision
+
+    def _buckets(self, tenant: str, route: SenderRoute, message: Message) -> list[Bucket]:
+        """The shared limits a message must pass: its number (at the rate the local pacer
+        holds it to, throttling included), its sender-recipient pair, its template and its
+        tenant when those are limited."""
+        d = self.settings.dispatch
+        number = route.phone_number_id
+        rate = self.pacer.rate(number) or float(route.throughput)
+        # the recipient is hashed: no phone number in Redis keys
+        pair = hashlib.blake2b(f"{number}:{message.to}".encode(), digest_size=10).hexdigest()
+        buckets = [
+            Bucket(f"n:{number}", rate, max(1.0, rate)),
+            Bucket(f"p:{pair}", 1.0 / d.recipient_interval_s, float(d.recipient_burst)),
+        ]
+        template = (message.template or {}).get("name")
+        if d.template_rate > 0 and template:
+            buckets.append(Bucket(f"t:{tenant}:{template}", d.template_rate, d.template_rate))
+        if d.tenant_rate > 0:
+            buckets.append(Bucket(f"c:{tenant}", d.tenant_rate, d.tenant_rate))
+        return buckets
 
     def _reconciled_enough(self, message: Message) -> bool:
         since = message.extra.get("reconciling_since")

@@ -15,6 +15,10 @@ DLQ = "ccx.dlq"
 #: `t.<tenant>.<tier>.reconcile` (`retry_routing_key(..., RECONCILE_STEP)`).
 RECONCILE_QUEUE = "ccx.reconcile"
 RECONCILE_STEP = "reconcile"
+#: Meta's status callbacks, as received (raw bytes, signature checked), on their way to the
+#: status consumer: published to WORK_EXCHANGE with CALLBACKS_ROUTING_KEY.
+CALLBACKS_QUEUE = "ccx.callbacks"
+CALLBACKS_ROUTING_KEY = "callbacks.meta"
 RETRY_PREFIX = "ccx.retry."
 
 #: Retry delay steps: name → seconds. A retry of attempt n waits RETRY_DELAYS[n-1].

@@ -205,6 +205,20 @@ class Publisher:
                         results[i] = outcome
         return results
 
+    async def publish_body(
+        self, body: bytes, routing_key: str, headers: HeadersType | None = None
+    ) -> None:
+        """Publish one persistent JSON message with confirms; raises when it is not confirmed
+        (nack, unroutable, timeout, connection lost)."""
+        exchange = await self._exchange_ready()
+        message = aio_pika.Message(
+            body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=headers or {},
+        )
+        await exchange.publish(message, routing_key, mandatory=True, timeout=self.timeout_s)
+
     async def close(self) -> None:
         """Close the channel (the connection belongs to the caller)."""
         if self._channel is not None and not self._channel.is_closed:

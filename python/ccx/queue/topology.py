@@ -9,6 +9,8 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from ccx.queue.names import (
+    CALLBACKS_QUEUE,
+    CALLBACKS_ROUTING_KEY,
     DELIVERY_LIMIT,
     DLQ,
     DLX_EXCHANGE,
@@ -46,7 +48,8 @@ def _reconcile_arguments() -> dict[str, Any]:
 
 
 async def declare_shared(connection: AbstractConnection) -> None:
-    """Exchanges, the eight retry-delay queues, the reconcile queue and the DLQ."""
+    """Exchanges, the eight retry-delay queues, the reconcile, callbacks and dead-letter
+    queues."""
     async with connection.channel() as channel:
         await channel.declare_exchange(WORK_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         retry = await channel.declare_exchange(
@@ -72,6 +75,10 @@ async def declare_shared(connection: AbstractConnection) -> None:
                 },
             )
             await queue.bind(retry, routing_key=f"*.*.*.{name}")
+        callbacks = await channel.declare_queue(
+            CALLBACKS_QUEUE, durable=True, arguments=_quorum(**{"x-delivery-limit": DELIVERY_LIMIT})
+        )
+        await callbacks.bind(WORK_EXCHANGE, routing_key=CALLBACKS_ROUTING_KEY)
     await _declare_reconcile(connection)
 
 

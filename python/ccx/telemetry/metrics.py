@@ -89,6 +89,39 @@ dispatch_swept_total = Counter(
     "Messages the sweeper moved: expired leases to undetermined, lost retries republished.",
     ["action"],
 )
+dispatch_limit_seconds = Histogram(
+    "ccx_dispatch_limit_seconds",
+    "One batched call of the shared (Redis) rate limits.",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+dispatch_limit_waits_total = Counter(
+    "ccx_dispatch_limit_waits_total",
+    "Messages the shared rate limits held back (each waits and asks again).",
+)
+dispatch_limit_errors_total = Counter(
+    "ccx_dispatch_limit_errors_total",
+    "Shared rate limit calls that failed (Redis down): only the local limits applied.",
+)
+meta_webhooks_total = Counter(
+    "ccx_meta_webhooks_total",
+    "POSTs to /webhooks/meta by result (queued, bad_signature, unavailable).",
+    ["result"],
+)
+status_callbacks_total = Counter(
+    "ccx_status_callbacks_total",
+    "Meta status updates by status and result (applied, stale, unknown_number, ...).",
+    ["status", "result"],
+)
+status_callback_lag_seconds = Histogram(
+    "ccx_status_callback_lag_seconds",
+    "From a status's Meta timestamp to its being recorded.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
+)
+status_number_errors_total = Counter(
+    "ccx_status_number_errors_total",
+    "System-level errors Meta reported about a sender number, by code.",
+    ["code"],
+)
 queue_depth = Gauge(
     "ccx_queue_depth",
     "Envelopes waiting in the tier queues, per tier (all tenants).",

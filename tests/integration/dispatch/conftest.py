@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
 from sandbox_it import HANG_S, PNID, WABA_ID, SandboxProcess, start_sandbox
 
 from ccx.config import Settings
+from ccx.dispatch.limits import PREFIX
 from ccx.dispatch.worker import Worker
 from ccx.ingest.accept import GroupCommitter
 from ccx.queue.publisher import Publisher
@@ -60,6 +61,14 @@ def clean(admin: httpx.Client) -> None:
     assert admin.post("/reset", json={"seed": next(_seeds), "faults": True}).is_success
     limits = {"throughput_enabled": False, "pair_enabled": False}
     assert admin.put("/limits", json=limits).is_success
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def fresh_limits(redis: Redis) -> None:
+    """No shared rate limit state from an earlier test (they reuse numbers and recipients)."""
+    keys = [k async for k in redis.scan_iter(match=PREFIX + "*", count=1000)]
+    if keys:
+        await redis.delete(*keys)
 
 
 # -- the worker tests --------------------------------------------------------------------------

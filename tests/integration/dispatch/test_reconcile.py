@@ -42,6 +42,18 @@ async def reconciler(
     await w.close()
 
 
+async def never_sendable(
+    sandbox: SandboxProcess,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+) -> tuple[MessageRepository, str]:
+    """One message accepted while Meta refuses every send with a retryable error."""
+    await set_faults(sandbox, {"error_rates": {"131000": 1.0}})
+    (message_id,) = await accept_texts(committer, tenant, 1)
+    return MessageRepository(mongo[tenant_db(tenant)]), message_id
+
+
 async def requests_total(sandbox: SandboxProcess) -> int:
     data = await admin_call(sandbox, "GET", "/ledger", params={"entries": "0"})
     return int(data["requests"]["total"])
@@ -54,9 +66,7 @@ async def test_reconciliation_tries_every_interval_then_expires(
     tenant: str,
     sandbox: SandboxProcess,
 ) -> None:
-    await set_faults(sandbox, {"error_rates": {"131000": 1.0}})
-    (message_id,) = await accept_texts(committer, tenant, 1)
-    repo = MessageRepository(mongo[tenant_db(tenant)])
+    repo, message_id = await never_sendable(sandbox, committer, mongo, tenant)
     done = (await wait_for(repo, [message_id], {Status.EXPIRED}, timeout_s=20))[message_id]
 
     steps = [e["to"] for e in await repo.history(done)]
@@ -80,9 +90,7 @@ async def test_a_reconciling_message_can_be_cancelled_and_is_not_tried_again(
     tenant: str,
     sandbox: SandboxProcess,
 ) -> None:
-    await set_faults(sandbox, {"error_rates": {"131000": 1.0}})
-    (message_id,) = await accept_texts(committer, tenant, 1)
-    repo = MessageRepository(mongo[tenant_db(tenant)])
+    repo, message_id = await never_sendable(sandbox, committer, mongo, tenant)
     await wait_for(repo, [message_id], {Status.RECONCILING})
     await set_faults(sandbox, {})  # Meta is fine again: only the cancel keeps it unsent
 

@@ -31,9 +31,9 @@ from ccx.store.senders import SenderRepository
 from tests.integration.conftest import drop_tenant
 from tests.integration.dispatch.worker_it import (
     accept_texts,
-    admin_call,
     eventually,
     ledger,
+    meta_allows,
     set_faults,
     wait_for,
     worker_settings,
@@ -80,12 +80,7 @@ async def test_a_130429_storm_slows_the_number_down_and_every_message_goes_once(
     sender: str,
 ) -> None:
     # Meta allows this number 20 msg/s; its sender record says tier 80
-    await admin_call(
-        sandbox,
-        "PUT",
-        "/limits",
-        json={"throughput_enabled": True, "throughput_by_number": {PNID: 20}},
-    )
+    await meta_allows(sandbox, PNID, 20)
     worker = await start_worker(worker_settings(settings, sandbox), [tenant])
     try:
         ids = await accept_texts(committer, tenant, 120)

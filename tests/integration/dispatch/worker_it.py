@@ -41,7 +41,7 @@ def worker_settings(settings: Settings, sandbox: SandboxProcess, **dispatch: Any
 
 
 async def accept_texts(
-    committer: GroupCommitter, tenant: str, count: int, **extra: Any
+    committer: GroupCommitter, tenant: str, count: int, start: int = 0, **extra: Any
 ) -> list[str]:
     accepted = await asyncio.gather(
         *(
@@ -51,7 +51,7 @@ async def accept_texts(
                     {"to": f"+1650555{i:04d}", "type": "text", "text": {"body": f"m{i}"}, **extra},
                 )
             )
-            for i in range(count)
+            for i in range(start, start + count)
         )
     )
     return [a.id for a in accepted]
@@ -111,6 +111,12 @@ async def admin_call(sandbox: SandboxProcess, method: str, path: str, **kw: Any)
 
 async def set_faults(sandbox: SandboxProcess, faults: dict[str, Any]) -> None:
     await admin_call(sandbox, "PUT", "/faults/default", json=faults)
+
+
+async def meta_allows(sandbox: SandboxProcess, number: str, rate: int) -> None:
+    """Turn the sandbox's throughput limit on: `number` may send `rate` msg/s."""
+    limits = {"throughput_enabled": True, "throughput_by_number": {number: rate}}
+    await admin_call(sandbox, "PUT", "/limits", json=limits)
 
 
 async def ledger(sandbox: SandboxProcess) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""Applying one Meta status update to its message: find it, check precedence, record it.
+
+The message is found by `biz_opaque_callback_data` (`<message_id>.<attempt>`, set on every
+send, a lookup by `_id`), else by wamid. Its tenant is the owner of the callback's
+`phone_number_id` (cached). The move itself is a fenced transition (`ccx.store.transitions`):
+a duplicate, a late lower status or a race with the worker's own outcome write leaves
+exactly one recorded change.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+from enum import StrEnum
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from ccx.cache.local import LoadingCache
+from ccx.status.callbacks import StatusUpdate
+from ccx.status.precedence import sources
+from ccx.store.messages import Message, MessageRepository, Status, from_document
+from ccx.store.mongo import Document
+from ccx.store.names import SENDERS, tenant_db
+from ccx.store.tenants import TenantRepository
+from ccx.store.transitions import Transitions
+from ccx.telemetry import metrics
+
+
+class Result(StrEnum):
+    APPLIED = "applied"
+    #: a duplicate, or a status lower than the message's (recorded in the log only)
+    STALE = "stale"
+    UNKNOWN_NUMBER = "unknown_number"
+    UNKNOWN_MESSAGE = "unknown_message"
+
+
+class StatusApplier:
+    """Applies status updates to the messages of whichever tenant owns their number."""
+
+    def __init__(
+        self, mongo: AsyncMongoClient[Document], platform_db: str, owner_ttl_s: float = 60.0
+    ) -> None:
+        self.mongo = mongo
+        self.tenants = TenantRepository(mongo, platform_db)
+        self._owners: LoadingCache[str, str | None] = LoadingCache(self._owner, owner_ttl_s)
+
+    async def _owner(self, phone_number_id: str) -> str | None:
+        # One read per tenant on a miss, then cached: fine for hundreds of tenants; a platform
+        # index of numbers would replace it beyond that.
+        for tenant in await self.tenants.list():
+            senders = self.mongo[tenant_db(tenant.id)][SENDERS]
+            if await senders.find_one({"_id": phone_number_id}, {"_id": 1}) is not None:
+                return tenant.id
+        return None
+
+    async def find(self, repo: MessageRepository, update: StatusUpdate) -> Message | None:
+        if update.message_id is not None:
+            message = await repo.get(update.message_id)
+            if message is not None:
+                return message
+        doc = await repo.messages.find_one({"wamid": update.wamid})
+        return from_document(doc) if doc is not None else None
+
+    async def apply(self, update: StatusUpdate) -> Result:
+        """Record `update` on its message if it moves it forward."""
+        result = await self._apply(update)
+        metrics.status_callbacks_total.labels(update.status, str(result)).inc()
+        if result is Result.APPLIED:
+            lag = time.time() - update.at.timestamp()
+            metrics.status_callback_lag_seconds.observe(max(0.0, lag))
+        return result
+
+    async def _apply(self, update: StatusUpdate) -> Result:
+        tenant = await self._owners.get(update.phone_number_id)
+        if tenant is None:
+            self._owners.invalidate(update.phone_number_id)  # a number added a moment ago
+            return Result.UNKNOWN_NUMBER
+        repo = MessageRepository(self.mongo[tenant_db(tenant)])
+        message = await self.find(repo, update)
+        if message is None:
+            return Result.UNKNOWN_MESSAGE
+        status = Status(update.status)
+        moved = await Transitions(repo).transition(
+            message.id, sources(status), status, message.trace_id, **fields_of(update, message)
+        )
+        return Result.APPLIED if moved is not None else Result.STALE
+
+
+def fields_of(update: StatusUpdate, message: Message) -> dict[str, Any]:
+    """What a status update writes on the message (and its event)."""
+    at = update.at.astimezone(UTC)
+    fields: dict[str, Any] = {"wamid": update.wamid, "lease": None, f"{update.status}_at": at}
+    if update.status == Status.READ and "delivered_at" not in message.extra:
+        fields["delivered_at"] = at  # read without delivered is normal: delivered is implied
+    if update.pricing is not None:
+        fields["pricing"] = update.pricing
+    if update.status == Status.FAILED:
+        first = update.errors[0] if update.errors else {}
+        details = first.get("error_data")
+        error = {
+            "class": "terminal",
+            "reason": "meta_callback",
+            "code": first.get("code"),
+            "title": first.get("title") or first.get("message"),
+            "details": details.get("details") if isinstance(details, dict) else None,
+        }
+        fields["error"] = {k: v for k, v in error.items() if v is not None}
+    return fields

@@ -1,0 +1,160 @@
+"""Applying Meta status updates on the real MongoDB-compatible server: routing by number,
+lookup by opaque reference or wamid, precedence, duplicates, the worker race."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ccx.config import Settings
+from ccx.ids import new_message_id
+from ccx.security import DataKeys
+from ccx.status.apply import Result, StatusApplier
+from ccx.status.callbacks import StatusUpdate
+from ccx.store.messages import Message, MessageRepository, Status
+from ccx.store.mongo import Document
+from ccx.store.names import tenant_db
+from ccx.store.senders import SenderRepository
+from ccx.store.transitions import Change, Transitions
+
+AT = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def number() -> str:
+    return str(300000000000000 + int(new_message_id()[-6:], 36) % 10**9)
+
+
+@pytest.fixture
+async def repo(
+    settings: Settings, mongo: AsyncMongoClient[Document], tenant: str, number: str
+) -> MessageRepository:
+    senders = SenderRepository(
+        mongo[tenant_db(tenant)], DataKeys.from_settings(settings.security), tenant
+    )
+    await senders.put(number, waba_id="1", access_token="t", is_default=True)
+    return MessageRepository(mongo[tenant_db(tenant)])
+
+
+async def message_in(repo: MessageRepository, status: Status, wamid: str | None = None) -> Message:
+    """A stored message moved through the states a worker would take it to `status`."""
+    message = Message(
+        id=new_message_id(), to="+447700900001", type="text", created_at=AT,
+        status=Status.QUEUED, seq=2, text={"body": "hi"},
+    )  # fmt: skip
+    await repo.insert_many([message])
+    moves = Transitions(repo)
+    path = {
+        Status.DISPATCHING: [Status.DISPATCHING],
+        Status.UNDETERMINED: [Status.DISPATCHING, Status.UNDETERMINED],
+        Status.SENT: [Status.DISPATCHING, Status.SENT],
+        Status.DELIVERED: [Status.DISPATCHING, Status.SENT, Status.DELIVERED],
+        Status.RETRYING: [Status.DISPATCHING, Status.RETRYING],
+    }[status]
+    current = Status.QUEUED
+    for step in path:
+        fields = {"attempt": 1} if step is Status.DISPATCHING else {}
+        if step is Status.SENT and wamid:
+            fields["wamid"] = wamid
+        moved = await moves.transition(message.id, [current], step, None, **fields)
+        assert moved is not None
+        current = step
+    found = await repo.get(message.id)
+    assert found is not None
+    return found
+
+
+def update(
+    number: str, status: str, message: Message | None, wamid: str = "wamid.A"
+) -> StatusUpdate:
+    return StatusUpdate(
+        phone_number_id=number,
+        wamid=wamid,
+        status=status,
+        at=AT + timedelta(seconds=5),
+        message_id=message.id if message else None,
+        attempt=1 if message else None,
+        pricing={"type": "regular", "category": "utility"} if status == "sent" else None,
+    )
+
+
+async def test_an_undetermined_message_is_resolved_by_its_callbacks(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.UNDETERMINED)
+    for status in ("sent", "delivered", "read"):
+        assert await applier.apply(update(number, status, message)) is Result.APPLIED
+    done = await repo.get(message.id)
+    assert done is not None
+    assert (done.status, done.wamid) == (Status.READ, "wamid.A")
+    assert done.extra["pricing"] == {"type": "regular", "category": "utility"}
+    assert done.extra["read_at"] == AT + timedelta(seconds=5)
+    steps = [e["to"] for e in await repo.history(done)]
+    assert steps[-4:] == ["undetermined", "sent", "delivered", "read"]
+
+
+async def test_duplicates_and_late_lower_statuses_change_nothing(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.SENT, wamid="wamid.A")
+    assert await applier.apply(update(number, "read", message)) is Result.APPLIED
+    for late in ("read", "delivered", "sent", "failed"):
+        assert await applier.apply(update(number, late, message)) is Result.STALE
+    done = await repo.get(message.id)
+    assert done is not None
+    assert done.status is Status.READ
+    assert done.extra["delivered_at"] == AT + timedelta(seconds=5)  # implied by read
+
+
+async def test_found_by_wamid_without_an_opaque_reference(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.SENT, wamid="wamid.B")
+    failed = StatusUpdate(
+        number, "wamid.B", "failed", AT, errors=[{"code": 131026, "title": "Undeliverable"}]
+    )
+    assert await applier.apply(failed) is Result.APPLIED
+    done = await repo.get(message.id)
+    assert done is not None
+    assert done.status is Status.FAILED
+    assert done.extra["error"]["code"] == 131026
+
+
+async def test_a_callback_that_beats_the_send_answer_wins_over_the_workers_outcome(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.DISPATCHING)
+    assert await applier.apply(update(number, "sent", message)) is Result.APPLIED
+    # the worker's own outcome write, from the claim's seq, now loses its fenced insert
+    late = Change(message.id, message.seq, Status.DISPATCHING, Status.UNDETERMINED)
+    assert await Transitions(repo).apply([late]) == [False]
+    done = await repo.get(message.id)
+    assert done is not None
+    assert done.status is Status.SENT
+
+
+async def test_a_retrying_message_meta_did_send_is_not_retried(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.RETRYING)
+    assert await applier.apply(update(number, "delivered", message)) is Result.APPLIED
+    done = await repo.get(message.id)
+    assert done is not None
+    assert done.status is Status.DELIVERED
+
+
+async def test_unknown_numbers_and_messages(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    assert await applier.apply(update("999999999999999", "sent", None)) is Result.UNKNOWN_NUMBER
+    assert (
+        await applier.apply(update(number, "sent", None, "wamid.nobody")) is Result.UNKNOWN_MESSAGE
+    )
