@@ -1,7 +1,8 @@
 """Dispatch throughput (queue → sandbox, events persisted) and latency from 202 to `sent`.
 
     .venv/bin/python -m bench.dispatch.throughput [--messages 4000] [--numbers 8]
-        [--rate 100] [--seconds 10] [--slow-seconds 20] [--json] [--out FILE]
+        [--rate 100] [--seconds 10] [--slow-seconds 30] [--slow-messages 12000]
+        [--json] [--out FILE]
 
 Needs the local services (`make services`). Starts a sandbox (no rate limits) and runs, on a
 fresh tenant with `--numbers` sender numbers (tier 1000):
@@ -13,8 +14,9 @@ fresh tenant with `--numbers` sender numbers (tier 1000):
    `ccx worker` process is started; rate = messages / (last `sent` persisted − first send).
 3. **latency**: with the worker running, messages accepted at `--rate`/s for `--seconds`;
    per message, `sent` event time − accept time (both on this machine's clock).
-4. **memory**: Meta slowed to 1.5 s per answer with a full queue: the worker's RSS sampled
-   each second for `--slow-seconds` (it must stay flat: prefetch bounds what it holds).
+4. **memory**: Meta slowed to 1.5 s per answer and `--slow-messages` queued: the worker's
+   RSS sampled each second for `--slow-seconds` (it must stay flat: prefetch bounds what it
+   holds, whatever the queue's length).
 """
 
 from __future__ import annotations
@@ -259,11 +261,18 @@ async def latency(bench: Bench) -> dict[str, Any]:
 
 
 async def memory(bench: Bench) -> dict[str, Any]:
-    """Meta slowed to 1.5 s per answer with a full queue: the worker's RSS every second."""
+    """Meta slowed to 1.5 s per answer, then `--slow-messages` queued (several times what the
+    prefetch lets one worker hold): the worker's RSS before, once all are queued, and every
+    second for `--slow-seconds` after."""
     assert bench.worker is not None
     await bench.admin.put("/faults/default", json={"latency": "fixed:1500"})
+    before = rss_mb(bench.worker.pid)
     offset = bench.args.messages * 2
-    await asyncio.gather(*(bench.accept(offset + i) for i in range(bench.args.messages)))
+    total: int = bench.args.slow_messages
+    for start in range(0, total, 1000):
+        count = min(1000, total - start)
+        await asyncio.gather(*(bench.accept(offset + start + i) for i in range(count)))
+    queued = rss_mb(bench.worker.pid)
     rss: list[float] = []
     for _ in range(bench.args.slow_seconds):
         bench.check_worker()
@@ -272,9 +281,10 @@ async def memory(bench: Bench) -> dict[str, Any]:
     await bench.admin.put("/faults/default", json={})
     return {
         "meta_latency_ms": 1500,
-        "queued": bench.args.messages,
+        "queued": total,
         "seconds": bench.args.slow_seconds,
-        "rss_mb_first": round(rss[0], 1) if rss else None,
+        "rss_mb_before": round(before, 1),
+        "rss_mb_all_queued": round(queued, 1),
         "rss_mb_max": round(max(rss), 1) if rss else None,
         "rss_mb_last": round(rss[-1], 1) if rss else None,
     }
@@ -363,7 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--numbers", type=int, default=8)
     parser.add_argument("--rate", type=int, default=100, help="latency phase: messages/s")
     parser.add_argument("--seconds", type=int, default=10, help="latency phase: duration")
-    parser.add_argument("--slow-seconds", type=int, default=20, help="memory phase: duration")
+    parser.add_argument("--slow-seconds", type=int, default=30, help="memory phase: duration")
+    parser.add_argument(
+        "--slow-messages", type=int, default=12000, help="memory phase: messages queued"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
@@ -378,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             f"worker {report['worker_msgs_per_s']:,.0f} msg/s = "
             f"{report['ratio_to_baseline']:.2f} x baseline {report['baseline_sends_per_s']:,.0f}; "
             f"202→sent p50 {report['latency_ms']['p50']} ms p99 {report['latency_ms']['p99']} ms; "
-            f"RSS with Meta slow {report['memory_meta_slow']['rss_mb_first']}→"
+            f"RSS with Meta slow {report['memory_meta_slow']['rss_mb_all_queued']}→"
             f"{report['memory_meta_slow']['rss_mb_max']} MB"
         )
     return 0

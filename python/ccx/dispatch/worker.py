@@ -470,11 +470,20 @@ class Worker:
             _trace_id(work.traceparent) or message.trace_id,
             {"attempt": work.attempt + 1, "lease": {"owner": self.id, "until": until}},
         )
-        if not await claims.submit(claim, rank):
+        # The in-flight slot comes before the claim: with Meta slow, messages wait for a slot
+        # unclaimed (nothing for the sweeper to find) instead of holding leases that run out.
+        await self.limit.acquire(rank)
+        try:
+            won = await claims.submit(claim, rank)
+        except BaseException:
+            self.limit.release()
+            raise
+        if not won:
+            self.limit.release()
             metrics.dispatch_claims_total.labels("lost").inc()
             return None
         metrics.dispatch_claims_total.labels("won").inc()
-        decision = await self._send(work, projected(message, claim), route, rank)
+        decision = await self._send(work, projected(message, claim), route)
         if not await outcomes.submit(decision.change, rank):
             log.warning("outcome of %s not recorded: its lease was taken over", work.message_id)
             return None
@@ -522,40 +531,45 @@ class Worker:
     def _is_paused(self, number: str) -> bool:
         return self.paused.get(number, 0.0) > time.monotonic()
 
-    async def _send(
-        self, work: Work, message: Message, route: SenderRoute | None, rank: int
-    ) -> Decision:
-        """Send a claimed message and decide what its outcome does to it."""
+    async def _send(self, work: Work, message: Message, route: SenderRoute | None) -> Decision:
+        """Send a claimed message and decide what its outcome does to it. Called holding an
+        in-flight slot, which it releases."""
         seq, attempt = message.seq, message.attempt
         trace_id = _trace_id(work.traceparent) or message.trace_id
         now = now_ms()
-        if route is None:
-            detail = f"no sender {message.sender or '(default)'} with an access token"
-            return fail(work, seq, trace_id, "no_sender", detail)
-        number = route.phone_number_id
-        if self._is_paused(number):
-            wait_s = self.paused[number] - time.monotonic()
-            return defer(work, seq, now, trace_id, wait_s, "paused")
+        sending = False
         try:
-            body = await self._persist(
-                lambda _: request_body(message, work.tenant, attempt, self.templates), "mongodb"
-            )
-        except Unsendable as exc:
-            return fail(work, seq, trace_id, exc.code, exc.detail)
-        await self.limit.acquire(rank)
-        # asked last, right before the send: the answers of the sends ahead count
-        if not self.breaker.allow(number):
-            self.limit.release()
-            return defer(work, seq, now, trace_id, self.breaker.retry_in(number), "circuit_open")
-        started = time.perf_counter()
-        outcome: Outcome | None = None
-        try:
-            outcome = await self.meta.send(number, route.access_token, body)
+            if route is None:
+                detail = f"no sender {message.sender or '(default)'} with an access token"
+                return fail(work, seq, trace_id, "no_sender", detail)
+            number = route.phone_number_id
+            if self._is_paused(number):
+                wait_s = self.paused[number] - time.monotonic()
+                return defer(work, seq, now, trace_id, wait_s, "paused")
+            try:
+                body = await self._persist(
+                    lambda _: request_body(message, work.tenant, attempt, self.templates),
+                    "mongodb",
+                )
+            except Unsendable as exc:
+                return fail(work, seq, trace_id, exc.code, exc.detail)
+            # asked last, right before the send: the answers of the sends ahead count
+            if not self.breaker.allow(number):
+                retry_in = self.breaker.retry_in(number)
+                return defer(work, seq, now, trace_id, retry_in, "circuit_open")
+            sending = True
+            started = time.perf_counter()
+            outcome: Outcome | None = None
+            try:
+                outcome = await self.meta.send(number, route.access_token, body)
+            finally:
+                latency = time.perf_counter() - started
+                self.limit.release(outcome.kind if outcome else None, latency)
+                if outcome is None:
+                    self.breaker.release(number)
         finally:
-            latency = time.perf_counter() - started
-            self.limit.release(outcome.kind if outcome else None, latency)
-            if outcome is None:
-                self.breaker.release(number)
+            if not sending:
+                self.limit.release()
         self.breaker.record(number, outcome.kind)
         metrics.dispatch_outcomes_total.labels(str(outcome.kind), str(outcome.code or "")).inc()
         log.info(
