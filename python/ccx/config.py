@@ -243,6 +243,9 @@ class DispatchSettings:
     tenant_rate: float = setting(
         0.0, "Per tenant: messages per second across workers (0: no limit)."
     )
+    suppression_refresh_s: float = setting(
+        10.0, "Worker: how often a tenant's suppression list (opt-outs) is read again."
+    )
     sweep_interval_s: float = setting(
         15.0, "Worker: how often expired leases and lost retries are looked for."
     )

@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from ccx.api.messages import register_message_routes
     from ccx.api.meta_webhooks import register_meta_webhook_routes
     from ccx.api.senders import register_sender_routes
+    from ccx.api.suppressions import register_suppression_routes
     from ccx.api.system import register_system_routes
     from ccx.api.templates import register_template_routes
 
@@ -152,4 +153,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_template_routes(app)
     register_sender_routes(app)
     register_meta_webhook_routes(app)
+    register_suppression_routes(app)
     return app

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
+
+from pymongo.errors import PyMongoError
 
 from ccx.api.http import ProblemError, Request
 from ccx.api.services import Services
@@ -44,6 +48,17 @@ def unavailable(dependency: str, retry_after_s: int = 1, detail: str = "") -> Pr
     )
     problem.extra["dependency"] = dependency
     return problem
+
+
+@contextlib.contextmanager
+def mongo_errors(what: str) -> Iterator[None]:
+    """MongoDB failures inside become 503 (only the error's type is logged: messages may
+    quote documents)."""
+    try:
+        yield
+    except PyMongoError as exc:
+        logging.getLogger(__name__).warning("%s unavailable: %s", what, type(exc).__name__)
+        raise unavailable("mongodb") from None
 
 
 def accept_problem(exc: AcceptError) -> ProblemError:

@@ -15,7 +15,7 @@ from aio_pika.abc import HeadersType
 from ccx._native import verify_hub_signature
 from ccx.api.guard import unavailable
 from ccx.api.http import ProblemError, Request, Response
-from ccx.api.openapi import operation
+from ccx.api.openapi import operation, query_param
 from ccx.queue.names import CALLBACKS_ROUTING_KEY
 from ccx.telemetry.metrics import meta_webhooks_total
 from ccx.telemetry.tracing import current_trace
@@ -63,11 +63,24 @@ def register_meta_webhook_routes(app: App) -> None:
         return Response.json(200, {"status": "queued"})
 
     add = app.router.add
-    handshake = operation("Meta webhook verification handshake", ok={200: None}, errors=[403])
+    hub = [
+        query_param(f"hub.{name}", {"type": "string"}, text)
+        for name, text in (
+            ("mode", "`subscribe`"),
+            ("verify_token", "must equal `meta.verify_token`"),
+            ("challenge", "echoed back"),
+        )
+    ]
+    handshake = operation(
+        "Meta webhook verification handshake", ok={200: None}, errors=[403], params=hub
+    )
+    handshake["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
     handshake["security"] = []
     add("GET", "/webhooks/meta", verify, "meta-webhook-verify", doc=handshake)
     callback = operation(
-        "Meta status callbacks (signed with X-Hub-Signature-256)", ok={200: None}, errors=[401]
+        "Meta status callbacks (signed with X-Hub-Signature-256)",
+        ok={200: "Any"},
+        errors=[401, 413, 503],
     )
     callback["security"] = []
     add(

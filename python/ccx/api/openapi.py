@@ -126,6 +126,23 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["data"],
         "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Sender"}}},
     },
+    "Suppression": {
+        "type": "object",
+        "required": ["recipient", "created_at"],
+        "properties": {
+            "recipient": {"type": "string"},
+            "reason": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "SuppressionList": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
+            "next_after": {"type": ["string", "null"]},
+        },
+    },
     "Any": {},
 }
 

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pymongo.errors import PyMongoError
-
-from ccx.api.guard import unavailable
+from ccx.api.guard import mongo_errors
 from ccx.api.http import ProblemError, Request, Response, invalid, iso, not_found
 from ccx.api.openapi import operation, path_param
 from ccx.api.validation import compile_schema, validate_body
@@ -20,7 +15,6 @@ from ccx.store.senders import PHONE_NUMBER_ID, MissingFields, Sender
 if TYPE_CHECKING:
     from ccx.api.app import App
 
-log = logging.getLogger(__name__)
 
 _SCHEMA = compile_schema(SENDER)
 
@@ -51,16 +45,6 @@ def _phone_number_id(request: Request) -> str:
     return value
 
 
-@contextlib.contextmanager
-def _store() -> Iterator[None]:
-    """MongoDB failures become 503 (the type only is logged: errors may quote documents)."""
-    try:
-        yield
-    except PyMongoError as exc:
-        log.warning("sender store unavailable: %s", type(exc).__name__)
-        raise unavailable("mongodb") from None
-
-
 def register_sender_routes(app: App) -> None:
     """Register PUT/GET/DELETE /v1/senders/{phone_number_id} and GET /v1/senders."""
 
@@ -70,7 +54,7 @@ def register_sender_routes(app: App) -> None:
         body = _body(request)
         repo = app.services.senders.repository(principal.tenant)
         try:
-            with _store():
+            with mongo_errors("sender store"):
                 sender, created = await repo.put(phone_number_id, **body)
         except MissingFields as exc:
             raise invalid(
@@ -89,14 +73,14 @@ def register_sender_routes(app: App) -> None:
 
     async def list_senders(request: Request) -> Response:
         principal = await app.guard(request, Scope.ADMIN)
-        with _store():
+        with mongo_errors("sender store"):
             senders = await app.services.senders.repository(principal.tenant).list()
         return Response.json(200, {"data": [sender_json(s) for s in senders]})
 
     async def get(request: Request) -> Response:
         principal = await app.guard(request, Scope.ADMIN)
         phone_number_id = _phone_number_id(request)
-        with _store():
+        with mongo_errors("sender store"):
             sender = await app.services.senders.repository(principal.tenant).get(phone_number_id)
         if sender is None:
             raise not_found(f"No sender {phone_number_id}.")
@@ -107,7 +91,7 @@ def register_sender_routes(app: App) -> None:
         phone_number_id = _phone_number_id(request)
         repo = app.services.senders.repository(principal.tenant)
         try:
-            with _store():
+            with mongo_errors("sender store"):
                 deleted = await repo.delete(phone_number_id)
         finally:
             app.services.senders.invalidate(principal.tenant)

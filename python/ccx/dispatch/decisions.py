@@ -163,3 +163,13 @@ def fail(work: Work, seq: int, trace_id: str | None, code: str, detail: str) -> 
         {"error": error, "lease": None},
     )
     return Decision(change)
+
+
+def suppressed(work: Work, from_status: Status, trace_id: str | None) -> Change:
+    """A message to a recipient who opted out: `failed` without a claim or a send."""
+    error = {
+        "class": "terminal",
+        "reason": "suppressed",
+        "details": "the recipient is on the tenant's suppression list",
+    }
+    return Change(work.message_id, work.seq, from_status, Status.FAILED, trace_id, {"error": error})

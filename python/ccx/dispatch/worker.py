@@ -43,10 +43,11 @@ from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 
 from ccx.cache import redis as cache
+from ccx.cache.local import LoadingCache
 from ccx.config import Settings
 from ccx.dispatch.batching import WriteBatcher
 from ccx.dispatch.breaker import CircuitBreaker, export_states, settings_from
-from ccx.dispatch.decisions import Decision, decide, defer, expire, fail
+from ccx.dispatch.decisions import Decision, decide, defer, expire, fail, suppressed
 from ccx.dispatch.envelopes import PoisonEnvelope, Work, parse
 from ccx.dispatch.inflight import AdaptiveLimit, LimitSettings, RankedSemaphore
 from ccx.dispatch.limits import Bucket, SharedLimits
@@ -71,6 +72,7 @@ from ccx.store import mongo as store
 from ccx.store.messages import Message, MessageRepository, Status, from_document, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
+from ccx.store.suppressions import SuppressionRepository, recipient_key
 from ccx.store.tenants import TenantRepository
 from ccx.store.transitions import Change, Transitions, projected
 from ccx.telemetry import metrics
@@ -171,6 +173,9 @@ class Worker:
         self.senders = SenderBook(self.database, DataKeys.from_settings(settings.security))
         self.buffers = {name: TierBuffers(tiers) for name, tiers in CLASSES.items()}
         self.paused: dict[str, float] = {}
+        self.suppressions: LoadingCache[str, frozenset[str]] = LoadingCache(
+            self._opted_out, d.suppression_refresh_s
+        )
         self.rabbit: AbstractRobustConnection | None = None
         self.retries: Publisher | None = None
         self.requeue: Publisher | None = None
@@ -454,6 +459,9 @@ class Worker:
         from_status = message.status if message.seq == work.seq else work.from_status
         if from_status is Status.RECONCILING and self._reconciled_enough(message):
             return await self._expire(work, message, outcomes, rank)
+        opted_out = await self._persist(lambda _: self.suppressions.get(work.tenant), "mongodb")
+        if recipient_key(message.to) in opted_out:
+            return await self._suppress(work, message, from_status, outcomes, rank)
         route = await self._persist(
             lambda _: self.senders.route(work.tenant, message.sender), "mongodb"
         )
@@ -481,6 +489,11 @@ class Worker:
         if not won:
             self.limit.release()
             metrics.dispatch_claims_total.labels("lost").inc()
+            # Someone else moved it. If that was a worker killed between its claim event and
+            # the projection, the document still says `queued`, where the sweeper would never
+            # look: bring it up to its events (then an expired lease is swept as usual).
+            moves = Transitions(self.repo(work.tenant))
+            await self._persist(lambda _: moves.repair(message), "mongodb")
             return None
         metrics.dispatch_claims_total.labels("won").inc()
         decision = await self._send(work, projected(message, claim), route)
@@ -509,6 +522,25 @@ class Worker:
         if d.tenant_rate > 0:
             buckets.append(Bucket(f"c:{tenant}", d.tenant_rate, d.tenant_rate))
         return buckets
+
+    async def _suppress(
+        self,
+        work: Work,
+        message: Message,
+        from_status: Status,
+        outcomes: WriteBatcher[bool],
+        rank: int,
+    ) -> Decision | None:
+        change = suppressed(work, from_status, _trace_id(work.traceparent) or message.trace_id)
+        if not await outcomes.submit(change, rank):
+            metrics.dispatch_claims_total.labels("lost").inc()
+            return None
+        metrics.dispatch_transitions_total.labels(str(Status.FAILED)).inc()
+        log.info("%s not sent: its recipient opted out", message.id)
+        return Decision(change)
+
+    async def _opted_out(self, tenant: str) -> frozenset[str]:
+        return await SuppressionRepository(self.database(tenant)).recipients()
 
     def _reconciled_enough(self, message: Message) -> bool:
         since = message.extra.get("reconciling_since")

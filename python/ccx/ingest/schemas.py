@@ -168,12 +168,23 @@ SENDER: dict[str, Any] = {
     },
 }
 
+SUPPRESSION: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/suppression.json",
+    "title": "SuppressionRequest",
+    "description": "PUT /v1/suppressions/{recipient}: the recipient opted out.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"reason": {"type": "string", "maxLength": 256}},
+}
+
 #: Every request schema by name, as exposed under `components.schemas` in OpenAPI.
 SCHEMAS: dict[str, dict[str, Any]] = {
     "MessageRequest": MESSAGE,
     "MessageBatchRequest": MESSAGE_BATCH,
     "TemplateRequest": TEMPLATE,
     "SenderRequest": SENDER,
+    "SuppressionRequest": SUPPRESSION,
 }
 
 METADATA_MAX_BYTES = 4096

@@ -13,6 +13,7 @@ WEBHOOK_DELIVERIES = "webhook_deliveries"
 TEMPLATES = "templates"
 IDEMPOTENCY = "idempotency"
 SENDERS = "senders"
+SUPPRESSIONS = "suppressions"
 
 
 #: Tenant ids become database and queue names, so they are restricted (same rule as `tid`).

@@ -20,6 +20,7 @@ from ccx.queue.publisher import Dispatch, Publisher
 from ccx.store.messages import MessageRepository, Status
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
+from ccx.store.suppressions import SuppressionRepository
 from ccx.store.templates import TemplateRepository
 from tests.integration.dispatch.worker_it import (
     OTP_TEMPLATE,
@@ -208,3 +209,23 @@ async def test_cancel_and_claim_race_for_the_same_state_change(
     assert final.seq == 3
     body = orjson.dumps(await repo.list_events(message_id), default=str)
     assert body.count(b'"seq":3') == 1
+
+
+async def test_a_recipient_who_opted_out_is_failed_not_sent(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sandbox: SandboxProcess,
+) -> None:
+    await SuppressionRepository(mongo[tenant_db(tenant)]).put("16505550000", "STOP")
+    worker.suppressions.invalidate(tenant)  # else up to suppression_refresh_s later
+    opted_out, other = await accept_texts(committer, tenant, 2)  # +16505550000, +16505550001
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    done = await wait_for(repo, [opted_out, other])
+    assert done[other].status is Status.SENT
+    assert done[opted_out].status is Status.FAILED
+    assert done[opted_out].extra["error"]["reason"] == "suppressed"
+    assert await sends_of(sandbox, opted_out) == []
+    steps = [e["to"] for e in await repo.history(done[opted_out])]
+    assert steps == ["accepted", "queued", "failed"]  # never claimed, never sent

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest_asyncio
@@ -24,7 +25,7 @@ from ccx.dispatch.breaker import State
 from ccx.dispatch.worker import Worker
 from ccx.ingest.accept import AcceptItem, GroupCommitter
 from ccx.security import DataKeys
-from ccx.store.messages import MessageRepository, Status
+from ccx.store.messages import MessageRepository, Status, event, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.senders import SenderRepository
@@ -260,3 +261,31 @@ async def test_kill_9_in_the_middle_of_a_batch_sends_nothing_twice_and_loses_not
     # the killed worker's claims in flight were swept to undetermined, not resent
     undetermined = [m for m in done.values() if m.status is Status.UNDETERMINED]
     assert all(m.extra["error"]["reason"] == "lease_expired" for m in undetermined)
+
+
+async def test_a_claim_whose_worker_died_before_its_projection_is_swept_not_lost(
+    settings: Settings,
+    sandbox: SandboxProcess,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sender: str,
+) -> None:
+    # A worker inserted the claim event and died before copying it onto the message: the
+    # document still says `queued` while the event log says `dispatching` (lease over).
+    (message_id,) = await accept_texts(committer, tenant, 1)
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    lease = {"owner": "wk_dead", "until": now_ms() - timedelta(seconds=5)}
+    claim = event(
+        message_id, 3, Status.QUEUED, Status.DISPATCHING, now_ms(), None, attempt=1, lease=lease
+    )
+    await repo.append_events([claim])
+    tuned = worker_settings(settings, sandbox, sweep_interval_s=0.5)
+    worker = await start_worker(tuned, [tenant])  # gets the redelivered envelope
+    try:
+        done = (await wait_for(repo, [message_id], timeout_s=15))[message_id]
+    finally:
+        await worker.close()
+    assert done.status is Status.UNDETERMINED  # the request may have left: never resent
+    assert done.extra["error"]["reason"] == "lease_expired"
+    assert (await ledger(sandbox))["count"] == 0

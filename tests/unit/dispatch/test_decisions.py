@@ -16,6 +16,7 @@ from ccx.dispatch.decisions import (
     fail,
     retry_step,
     step_for,
+    suppressed,
 )
 from ccx.dispatch.envelopes import Work
 from ccx.dispatch.outcomes import Kind, Outcome
@@ -370,3 +371,14 @@ def test_error_of_never_holds_none() -> None:
         "http_status",
         "fbtrace_id",
     }
+
+
+def test_a_suppressed_message_fails_from_where_it_is_without_a_claim() -> None:
+    w = work(seq=5)
+    change = suppressed(w, Status.RETRYING, TRACE_ID)
+    assert (change.seq, change.from_status, change.to_status) == (
+        5,
+        Status.RETRYING,
+        Status.FAILED,
+    )
+    assert change.fields["error"]["reason"] == "suppressed"
