@@ -243,6 +243,11 @@ class DispatchSettings:
     tenant_rate: float = setting(
         0.0, "Per tenant: messages per second across workers (0: no limit)."
     )
+    ambiguous_window_s: float = setting(
+        900.0,
+        "How long an undetermined message waits for Meta's evidence before a request that "
+        'opted in (`on_ambiguous: "resend"`) is sent again (once).',
+    )
     suppression_refresh_s: float = setting(
         10.0, "Worker: how often a tenant's suppression list (opt-outs) is read again."
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ccx.dispatch.envelopes import Work
 from ccx.dispatch.outcomes import Kind, Outcome
-from ccx.queue.names import RECONCILE_STEP, RETRY_DELAYS
+from ccx.queue.names import RECONCILE_STEP, RESEND_STEP, RETRY_DELAYS
 from ccx.queue.publisher import Dispatch
 from ccx.store.messages import Status
 from ccx.store.transitions import Change
@@ -90,10 +90,12 @@ def decide(
     min_delay_s: float = 0.0,
     reconcile_interval_s: float = 6 * 3600,
     reconciling_since: datetime | None = None,
+    resend: bool = False,
 ) -> Decision:
     """The decision for attempt `attempt` of a message claimed at `seq` (its dispatching
     event), given what Meta answered. Out of attempts, it waits `reconcile_interval_s` in the
-    reconcile queue for one more attempt (`reconciling_since` is when it first did)."""
+    reconcile queue for one more attempt (`reconciling_since` is when it first did). With
+    `resend`, an ambiguous outcome comes back after the evidence window for one resend."""
     error = error_of(outcome)
 
     def to(status: Status, **fields: Any) -> Decision:
@@ -104,6 +106,18 @@ def decide(
     if outcome.kind is Kind.TERMINAL:
         return to(Status.FAILED, error=error, lease=None)
     if outcome.kind is Kind.AMBIGUOUS:
+        if resend:
+            # one more attempt after the evidence window, unless a callback settles it first
+            # (its transition moves the seq on, and the resend's claim then loses)
+            change = Change(
+                work.message_id,
+                seq,
+                Status.DISPATCHING,
+                Status.UNDETERMINED,
+                trace_id,
+                {"error": error, "lease": None, "resend_scheduled_at": now},
+            )
+            return Decision(change, work.again(attempt, seq + 1), RESEND_STEP)
         return to(Status.UNDETERMINED, error=error, lease=None)
     if attempt >= max_attempts:
         change = Change(

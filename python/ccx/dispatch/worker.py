@@ -60,6 +60,7 @@ from ccx.ids import new_message_id
 from ccx.queue import connection as amqp
 from ccx.queue.names import (
     RECONCILE_STEP,
+    RESEND_STEP,
     RETRY_EXCHANGE,
     Tier,
     retry_routing_key,
@@ -407,7 +408,8 @@ class Worker:
 
     async def _publish_retries(self, decisions: list[Decision]) -> None:
         """Retries to their delay queue, messages out of retries to the reconcile queue (held
-        there for the reconcile interval); all with confirms."""
+        there for the reconcile interval), opted-in undetermined ones to the resend queue
+        (for the evidence window); all with confirms."""
         if not decisions:
             return
         delays = {d.retry.message_id: d.delay for d in decisions if d.retry and d.delay}
@@ -417,14 +419,17 @@ class Worker:
         def route(item: Dispatch) -> str:
             return retry_routing_key(item.tenant, item.priority, delays[item.message_id])
 
-        later = [d.retry for d in decisions if d.retry and d.delay == RECONCILE_STEP]
-        soon = [d.retry for d in decisions if d.retry and d.delay != RECONCILE_STEP]
-        for items, expiration in (
-            (soon, None),
-            (later, self.settings.dispatch.reconcile_interval_s),
-        ):
-            if not items:
-                continue
+        # the delay queues hold a retry for their own TTL; these two for a per-message one
+        dispatch = self.settings.dispatch
+        ttls = {
+            RECONCILE_STEP: dispatch.reconcile_interval_s,
+            RESEND_STEP: dispatch.ambiguous_window_s,
+        }
+        groups: dict[float | None, list[Dispatch]] = {}
+        for d in decisions:
+            if d.retry is not None:
+                groups.setdefault(ttls.get(d.delay or ""), []).append(d.retry)
+        for expiration, items in groups.items():
 
             async def publish(
                 _: bool, items: list[Dispatch] = items, ttl: float | None = expiration
@@ -629,6 +634,7 @@ class Worker:
             min_delay,
             self.settings.dispatch.reconcile_interval_s,
             since if isinstance(since, datetime) else None,
+            resend=message.on_ambiguous == "resend" and "resend_scheduled_at" not in message.extra,
         )
 
     def _pause(self, number: str, outcome: Outcome) -> None:

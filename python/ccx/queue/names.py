@@ -15,6 +15,10 @@ DLQ = "ccx.dlq"
 #: `t.<tenant>.<tier>.reconcile` (`retry_routing_key(..., RECONCILE_STEP)`).
 RECONCILE_QUEUE = "ccx.reconcile"
 RECONCILE_STEP = "reconcile"
+#: Undetermined messages whose request opted in to a resend (`on_ambiguous: "resend"`) wait
+#: here for the evidence window (per-message TTL), then come back to their tier queue.
+RESEND_QUEUE = "ccx.resend"
+RESEND_STEP = "resend"
 #: Meta's status callbacks, as received (raw bytes, signature checked), on their way to the
 #: status consumer: published to WORK_EXCHANGE with CALLBACKS_ROUTING_KEY.
 CALLBACKS_QUEUE = "ccx.callbacks"

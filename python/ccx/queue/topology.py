@@ -16,6 +16,8 @@ from ccx.queue.names import (
     DLX_EXCHANGE,
     RECONCILE_QUEUE,
     RECONCILE_STEP,
+    RESEND_QUEUE,
+    RESEND_STEP,
     RETRY_DELAYS,
     RETRY_EXCHANGE,
     RETRY_PREFIX,
@@ -80,6 +82,11 @@ async def declare_shared(connection: AbstractConnection) -> None:
         )
         await callbacks.bind(WORK_EXCHANGE, routing_key=CALLBACKS_ROUTING_KEY)
     await _declare_reconcile(connection)
+    async with connection.channel() as channel:
+        resend = await channel.declare_queue(
+            RESEND_QUEUE, durable=True, arguments=_reconcile_arguments()
+        )
+        await resend.bind(RETRY_EXCHANGE, routing_key=f"*.*.*.{RESEND_STEP}")
 
 
 async def _declare_reconcile(connection: AbstractConnection) -> None:

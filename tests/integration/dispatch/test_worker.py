@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 from sandbox_it import SandboxProcess
 
+from ccx.config import Settings
 from ccx.dispatch.worker import Worker
 from ccx.ingest.accept import AcceptItem, GroupCommitter
 from ccx.queue.names import DLQ, WORK_EXCHANGE, tier_routing_key
@@ -25,10 +26,12 @@ from ccx.store.templates import TemplateRepository
 from tests.integration.dispatch.worker_it import (
     OTP_TEMPLATE,
     accept_texts,
+    eventually,
     ledger,
     sends_of,
     set_faults,
     wait_for,
+    worker_settings,
 )
 
 
@@ -229,3 +232,81 @@ async def test_a_recipient_who_opted_out_is_failed_not_sent(
     assert await sends_of(sandbox, opted_out) == []
     steps = [e["to"] for e in await repo.history(done[opted_out])]
     assert steps == ["accepted", "queued", "failed"]  # never claimed, never sent
+
+
+async def resend_worker(settings: Settings, sandbox: SandboxProcess, tenant: str) -> Worker:
+    w = Worker(worker_settings(settings, sandbox, ambiguous_window_s=1.0), tenants=[tenant])
+    await w.start()
+    await w.consume_tenant(tenant)
+    return w
+
+
+async def test_an_undetermined_message_that_opted_in_is_resent_once_after_the_window(
+    settings: Settings,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sender: str,
+    sandbox: SandboxProcess,
+) -> None:
+    worker = await resend_worker(settings, sandbox, tenant)
+    try:
+        await set_faults(sandbox, {"accept_no_answer": 1.0})  # Meta takes it, never answers
+        (message_id,) = await accept_texts(committer, tenant, 1, on_ambiguous="resend")
+        repo = MessageRepository(mongo[tenant_db(tenant)])
+        await wait_for(repo, [message_id], {Status.UNDETERMINED}, timeout_s=10)
+        await set_faults(sandbox, {})
+        done = (await wait_for(repo, [message_id], {Status.SENT}, timeout_s=15))[message_id]
+    finally:
+        await worker.close()
+    assert done.attempt == 2
+    # the opt-in accepts this: Meta may now have it twice (the first was taken, unanswered)
+    sends = [e["biz_opaque_callback_data"] for e in await sends_of(sandbox, message_id)]
+    assert sends == [f"{message_id}.1", f"{message_id}.2"]
+    steps = [e["to"] for e in await repo.history(done)]
+    assert steps[2:] == ["dispatching", "undetermined", "dispatching", "sent"]
+
+
+async def test_the_resend_happens_once_even_when_it_is_ambiguous_too(
+    settings: Settings,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sender: str,
+    sandbox: SandboxProcess,
+) -> None:
+    worker = await resend_worker(settings, sandbox, tenant)
+    try:
+        await set_faults(sandbox, {"accept_no_answer": 1.0})
+        (message_id,) = await accept_texts(committer, tenant, 1, on_ambiguous="resend")
+        repo = MessageRepository(mongo[tenant_db(tenant)])
+
+        async def resent_and_settled() -> bool:
+            message = await repo.get(message_id)
+            assert message is not None
+            return message.attempt == 2 and message.status is Status.UNDETERMINED
+
+        assert await eventually(resent_and_settled, timeout_s=15)
+        await asyncio.sleep(3.0)  # two more windows: no third send
+    finally:
+        await worker.close()
+    assert len(await sends_of(sandbox, message_id)) == 2
+
+
+async def test_without_the_opt_in_an_undetermined_message_is_never_resent(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sandbox: SandboxProcess,
+) -> None:
+    await set_faults(sandbox, {"accept_no_answer": 1.0})
+    (message_id,) = await accept_texts(committer, tenant, 1)
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    await wait_for(repo, [message_id], {Status.UNDETERMINED}, timeout_s=10)
+    await set_faults(sandbox, {})
+    await asyncio.sleep(2.0)
+    message = await repo.get(message_id)
+    assert message is not None
+    assert (message.status, message.attempt) == (Status.UNDETERMINED, 1)
+    assert len(await sends_of(sandbox, message_id)) == 1

@@ -21,7 +21,7 @@ from ccx.dispatch.decisions import (
 from ccx.dispatch.envelopes import Work
 from ccx.dispatch.outcomes import Kind, Outcome
 from ccx.ids import new_message_id
-from ccx.queue.names import RECONCILE_STEP, RETRY_DELAYS, Tier
+from ccx.queue.names import RECONCILE_STEP, RESEND_STEP, RETRY_DELAYS, Tier
 from ccx.queue.publisher import Dispatch
 from ccx.store.messages import Status
 
@@ -277,6 +277,23 @@ def test_ambiguous_is_undetermined_and_never_retried(attempt: int) -> None:
     assert decision.delay is None
     assert decision.change.fields["error"] == {"class": "ambiguous", "reason": "read_timeout"}
     assert decision.change.fields["lease"] is None
+
+
+def test_ambiguous_with_resend_opted_in_comes_back_after_the_window() -> None:
+    w = work(attempt=0)
+    outcome = Outcome(Kind.AMBIGUOUS, "read_timeout")
+    decision = decide(w, CLAIM_SEQ, 1, outcome, NOW, TRACE_ID, resend=True)
+    assert decision.change.to_status is Status.UNDETERMINED
+    assert decision.delay == RESEND_STEP
+    assert retried(decision) == w.again(1, CLAIM_SEQ + 1)  # claimed from undetermined
+    assert decision.change.fields["resend_scheduled_at"] == NOW
+
+
+def test_resend_does_not_change_sure_outcomes() -> None:
+    sent = Outcome(Kind.SENT, "accepted", wamid="wamid.X")
+    assert decide(work(), CLAIM_SEQ, 1, sent, NOW, TRACE_ID, resend=True).retry is None
+    terminal = Outcome(Kind.TERMINAL, "meta_error", code=131026)
+    assert decide(work(), CLAIM_SEQ, 1, terminal, NOW, TRACE_ID, resend=True).retry is None
 
 
 # -- defer -------------------------------------------------------------------------------------
