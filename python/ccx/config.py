@@ -248,6 +248,11 @@ class DispatchSettings:
         "How long an undetermined message waits for Meta's evidence before a request that "
         'opted in (`on_ambiguous: "resend"`) is sent again (once).',
     )
+    blocked_countries: str = setting(
+        "",
+        "Comma-separated calling codes no tenant sends to (each tenant adds its own with "
+        "`ccx tenant block-countries`).",
+    )
     suppression_refresh_s: float = setting(
         10.0, "Worker: how often a tenant's suppression list (opt-outs) is read again."
     )

@@ -1,4 +1,5 @@
-"""`ccx tenant create|list`: a tenant's registry entry, database indexes and queues."""
+"""`ccx tenant create|list|block-countries`: a tenant's registry entry, database indexes,
+queues and country rules."""
 
 from __future__ import annotations
 
@@ -45,6 +46,22 @@ async def list_tenants(settings: Settings) -> list[dict[str, object]]:
     ]
 
 
+async def block_countries(
+    settings: Settings, tenant_id: str, codes: list[str]
+) -> dict[str, object]:
+    """Set the calling codes a tenant never sends to (an empty list clears them)."""
+    client = make_client(settings.mongo)
+    try:
+        tenant = await TenantRepository(client, settings.mongo.platform_db).block_countries(
+            tenant_id, codes
+        )
+    finally:
+        await client.close()
+    if tenant is None:
+        raise ValueError(f"no tenant {tenant_id}")
+    return {"tenant": tenant.id, "blocked_countries": list(tenant.blocked_countries)}
+
+
 def tenant_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ccx tenant", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
@@ -52,12 +69,20 @@ def tenant_main(argv: list[str] | None = None) -> int:
     create.add_argument("tenant", help="tenant id: lowercase letters, digits, _ and -")
     create.add_argument("--name", help="display name")
     sub.add_parser("list", help="list tenants")
+    rules = sub.add_parser(
+        "block-countries", help="calling codes the tenant never sends to (replaces the list)"
+    )
+    rules.add_argument("tenant")
+    rules.add_argument("codes", nargs="*", help='e.g. 98 53 ("" or none: clear)')
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     settings = load_settings()
     try:
         if args.action == "create":
             result: object = asyncio.run(create_tenant(settings, args.tenant, args.name))
+        elif args.action == "block-countries":
+            codes = [c for c in args.codes if c]
+            result = asyncio.run(block_countries(settings, args.tenant, codes))
         else:
             result = asyncio.run(list_tenants(settings))
     except ValueError as exc:

@@ -179,11 +179,10 @@ def fail(work: Work, seq: int, trace_id: str | None, code: str, detail: str) -> 
     return Decision(change)
 
 
-def suppressed(work: Work, from_status: Status, trace_id: str | None) -> Change:
-    """A message to a recipient who opted out: `failed` without a claim or a send."""
-    error = {
-        "class": "terminal",
-        "reason": "suppressed",
-        "details": "the recipient is on the tenant's suppression list",
-    }
+def refused(
+    work: Work, from_status: Status, trace_id: str | None, reason: str, details: str
+) -> Change:
+    """A message the tenant's rules forbid (recipient opted out, country blocked): `failed`
+    from where it is, without a claim or a send."""
+    error = {"class": "terminal", "reason": reason, "details": details}
     return Change(work.message_id, work.seq, from_status, Status.FAILED, trace_id, {"error": error})

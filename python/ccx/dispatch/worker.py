@@ -47,7 +47,7 @@ from ccx.cache.local import LoadingCache
 from ccx.config import Settings
 from ccx.dispatch.batching import WriteBatcher
 from ccx.dispatch.breaker import CircuitBreaker, export_states, settings_from
-from ccx.dispatch.decisions import Decision, decide, defer, expire, fail, suppressed
+from ccx.dispatch.decisions import Decision, decide, defer, expire, fail, refused
 from ccx.dispatch.envelopes import PoisonEnvelope, Work, parse
 from ccx.dispatch.inflight import AdaptiveLimit, LimitSettings, RankedSemaphore
 from ccx.dispatch.limits import Bucket, SharedLimits
@@ -74,7 +74,7 @@ from ccx.store.messages import Message, MessageRepository, Status, from_document
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.suppressions import SuppressionRepository, recipient_key
-from ccx.store.tenants import TenantRepository
+from ccx.store.tenants import TenantRepository, blocked
 from ccx.store.transitions import Change, Transitions, projected
 from ccx.telemetry import metrics
 from ccx.telemetry.tracing import TraceContext, current_trace
@@ -176,6 +176,9 @@ class Worker:
         self.paused: dict[str, float] = {}
         self.suppressions: LoadingCache[str, frozenset[str]] = LoadingCache(
             self._opted_out, d.suppression_refresh_s
+        )
+        self.country_rules: LoadingCache[str, tuple[str, ...]] = LoadingCache(
+            self._blocked_codes, d.tenant_refresh_s
         )
         self.rabbit: AbstractRobustConnection | None = None
         self.retries: Publisher | None = None
@@ -464,9 +467,9 @@ class Worker:
         from_status = message.status if message.seq == work.seq else work.from_status
         if from_status is Status.RECONCILING and self._reconciled_enough(message):
             return await self._expire(work, message, outcomes, rank)
-        opted_out = await self._persist(lambda _: self.suppressions.get(work.tenant), "mongodb")
-        if recipient_key(message.to) in opted_out:
-            return await self._suppress(work, message, from_status, outcomes, rank)
+        refusal = await self._refusal(work.tenant, message)
+        if refusal is not None:
+            return await self._refuse(work, message, from_status, outcomes, rank, *refusal)
         route = await self._persist(
             lambda _: self.senders.route(work.tenant, message.sender), "mongodb"
         )
@@ -528,21 +531,41 @@ class Worker:
             buckets.append(Bucket(f"c:{tenant}", d.tenant_rate, d.tenant_rate))
         return buckets
 
-    async def _suppress(
+    async def _refusal(self, tenant: str, message: Message) -> tuple[str, str] | None:
+        """(reason, details) when the tenant's rules forbid sending `message`."""
+        opted_out = await self._persist(lambda _: self.suppressions.get(tenant), "mongodb")
+        if recipient_key(message.to) in opted_out:
+            return "suppressed", "the recipient is on the tenant's suppression list"
+        codes = await self._persist(lambda _: self.country_rules.get(tenant), "mongodb")
+        code = blocked(message.to, codes)
+        if code is not None:
+            return "country_blocked", f"the tenant does not send to calling code +{code}"
+        return None
+
+    async def _refuse(
         self,
         work: Work,
         message: Message,
         from_status: Status,
         outcomes: WriteBatcher[bool],
         rank: int,
+        reason: str,
+        details: str,
     ) -> Decision | None:
-        change = suppressed(work, from_status, _trace_id(work.traceparent) or message.trace_id)
+        trace_id = _trace_id(work.traceparent) or message.trace_id
+        change = refused(work, from_status, trace_id, reason, details)
         if not await outcomes.submit(change, rank):
             metrics.dispatch_claims_total.labels("lost").inc()
             return None
         metrics.dispatch_transitions_total.labels(str(Status.FAILED)).inc()
-        log.info("%s not sent: its recipient opted out", message.id)
+        log.info("%s not sent: %s", message.id, details)
         return Decision(change)
+
+    async def _blocked_codes(self, tenant: str) -> tuple[str, ...]:
+        found = await self.tenants.get(tenant)
+        own = found.blocked_countries if found else ()
+        common = [c.strip() for c in self.settings.dispatch.blocked_countries.split(",")]
+        return tuple(sorted({*own, *(c for c in common if c)}))
 
     async def _opted_out(self, tenant: str) -> frozenset[str]:
         return await SuppressionRepository(self.database(tenant)).recipients()

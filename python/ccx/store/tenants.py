@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,6 +14,9 @@ from ccx.store.indexes import ensure_tenant_indexes
 from ccx.store.mongo import Document
 from ccx.store.names import PLATFORM_TENANTS, tenant_db
 
+#: A country calling code (1 to 4 digits: "98", "53", "1876").
+CALLING_CODE = re.compile(r"^[1-9][0-9]{0,3}$")
+
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
@@ -19,6 +24,8 @@ class Tenant:
     name: str
     created_at: datetime
     active: bool = True
+    #: Calling codes the tenant never sends to: their messages fail with `country_blocked`.
+    blocked_countries: tuple[str, ...] = ()
 
 
 def _tenant(doc: Document) -> Tenant:
@@ -27,7 +34,14 @@ def _tenant(doc: Document) -> Tenant:
         str(doc.get("name") or doc["_id"]),
         doc["created_at"],
         bool(doc.get("active", True)),
+        tuple(doc.get("blocked_countries") or ()),
     )
+
+
+def blocked(recipient: str, codes: Iterable[str]) -> str | None:
+    """The calling code of `codes` that `recipient` (E.164, "+" optional) starts with."""
+    digits = recipient.removeprefix("+")
+    return next((c for c in codes if digits.startswith(c)), None)
 
 
 class TenantRepository:
@@ -54,6 +68,17 @@ class TenantRepository:
             doc = await self.collection.find_one({"_id": tenant_id}) or doc
         await ensure_tenant_indexes(self.client[db_name])
         return _tenant(doc), created
+
+    async def block_countries(self, tenant_id: str, codes: Iterable[str]) -> Tenant | None:
+        """Replace the tenant's blocked calling codes (ValueError on a malformed one)."""
+        codes = sorted(set(codes))
+        bad = [c for c in codes if not CALLING_CODE.match(c)]
+        if bad:
+            raise ValueError(f"not a country calling code: {', '.join(bad)}")
+        result = await self.collection.update_one(
+            {"_id": tenant_id}, {"$set": {"blocked_countries": codes}}
+        )
+        return await self.get(tenant_id) if result.matched_count else None
 
     async def get(self, tenant_id: str) -> Tenant | None:
         doc = await self.collection.find_one({"_id": tenant_id})

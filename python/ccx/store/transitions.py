@@ -44,6 +44,8 @@ from ccx.store.mongo import Document
 UPDATE_CHUNK = 32
 #: A projection more than this many events behind is repaired in one go, not walked further.
 _MAX_WALK = 64
+#: Rewrites of one repair that found the projection moved on under it, at most.
+_MAX_REPAIRS = 8
 _MESSAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(Message)) - {"extra"}
 
 
@@ -190,17 +192,27 @@ class Transitions:
         return status, seq, last
 
     async def repair(self, message: Message) -> Message:
-        """Bring a lagging projection up to its newest event; returns the message as it is."""
-        status, seq, last = await self.current_state(message)
-        if last is None:
-            return message
-        fields = {k: last[k] for k in _EVENT_COPY if k in last}
-        doc = await self.repo.messages.find_one_and_update(
-            {"_id": message.id},
-            {"$set": {"status": str(status), "seq": seq, "updated_at": last["at"], **fields}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return from_document(doc) if doc else message
+        """Bring a lagging projection up to its newest event; returns the message as it is.
+
+        The write is by `_id` alone (see the module doc), so it can land after a newer
+        projection written meanwhile by the actor that holds the message. Every projection
+        follows its own event, so walking the events again after the write finds any such
+        newer state, and the loop writes that instead: it ends on a walk that finds nothing
+        past what it wrote."""
+        for _ in range(_MAX_REPAIRS):
+            status, seq, last = await self.current_state(message)
+            if last is None:
+                return message
+            fields = {k: last[k] for k in _EVENT_COPY if k in last}
+            doc = await self.repo.messages.find_one_and_update(
+                {"_id": message.id},
+                {"$set": {"status": str(status), "seq": seq, "updated_at": last["at"], **fields}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                return message
+            message = from_document(doc)
+        return message
 
     async def transition(
         self,

@@ -9,7 +9,7 @@ import pytest_asyncio
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
-from ccx.admin.cli import create_tenant, list_tenants
+from ccx.admin.cli import block_countries, create_tenant, list_tenants
 from ccx.config import Settings
 from ccx.queue.names import Tier, tier_queue
 from ccx.store.indexes import TENANT_INDEXES
@@ -61,3 +61,15 @@ async def test_unsafe_tenant_ids_are_refused(settings: Settings) -> None:
     for bad in ["Upper", "", "a b", "a.b", "../x", "x" * 64]:
         with pytest.raises(ValueError, match="invalid tenant id"):
             await create_tenant(settings, bad, None)
+
+
+async def test_country_rules_are_set_replaced_and_cleared(settings: Settings, tenant: str) -> None:
+    await create_tenant(settings, tenant, None)
+    first = await block_countries(settings, tenant, ["98", "53", "98"])
+    assert first == {"tenant": tenant, "blocked_countries": ["53", "98"]}
+    assert (await block_countries(settings, tenant, ["1876"]))["blocked_countries"] == ["1876"]
+    assert (await block_countries(settings, tenant, []))["blocked_countries"] == []
+    with pytest.raises(ValueError, match="not a country calling code: \\+98"):
+        await block_countries(settings, tenant, ["+98"])
+    with pytest.raises(ValueError, match="no tenant"):
+        await block_countries(settings, tenant + "-missing", ["98"])

@@ -23,6 +23,7 @@ from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.suppressions import SuppressionRepository
 from ccx.store.templates import TemplateRepository
+from ccx.store.tenants import TenantRepository
 from tests.integration.dispatch.worker_it import (
     OTP_TEMPLATE,
     accept_texts,
@@ -310,3 +311,27 @@ async def test_without_the_opt_in_an_undetermined_message_is_never_resent(
     assert message is not None
     assert (message.status, message.attempt) == (Status.UNDETERMINED, 1)
     assert len(await sends_of(sandbox, message_id)) == 1
+
+
+async def test_a_blocked_country_is_failed_not_sent(
+    worker: Worker,
+    settings: Settings,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+    sandbox: SandboxProcess,
+) -> None:
+    tenants = TenantRepository(mongo, settings.mongo.platform_db)
+    updated = await tenants.block_countries(tenant, ["44"])
+    assert updated is not None
+    assert updated.blocked_countries == ("44",)
+    worker.country_rules.invalidate(tenant)  # else up to tenant_refresh_s later
+    text = {"type": "text", "text": {"body": "hi"}}
+    uk = await committer.submit(AcceptItem(tenant, {"to": "+447700900001", **text}))
+    us = await committer.submit(AcceptItem(tenant, {"to": "+16505550123", **text}))
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    done = await wait_for(repo, [uk.id, us.id])
+    assert done[us.id].status is Status.SENT
+    assert done[uk.id].status is Status.FAILED
+    assert done[uk.id].extra["error"]["reason"] == "country_blocked"
+    assert await sends_of(sandbox, uk.id) == []

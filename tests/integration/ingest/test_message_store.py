@@ -11,7 +11,7 @@ from ccx.ids import new_message_id
 from ccx.store.messages import Message, MessageRepository, Status, decode_cursor, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
-from ccx.store.transitions import Transitions
+from ccx.store.transitions import Change, Transitions
 
 
 def _message(created_at: datetime, **kw: object) -> Message:
@@ -94,3 +94,42 @@ async def test_insert_get_list_queue_and_events(
 
     with pytest.raises(ValueError, match="cursor"):
         await repo.list(cursor="garbage")
+
+
+class _RacedRepair(Transitions):
+    """A repair whose first walk of the events is overtaken by the holder's next transition,
+    projected before the repair writes what it saw."""
+
+    def __init__(self, repo: MessageRepository, holder: Transitions, change: Change) -> None:
+        super().__init__(repo)
+        self.holder, self.change, self.walks = holder, change, 0
+
+    async def current_state(self, message: Message) -> tuple[Status, int, Document | None]:
+        seen = await super().current_state(message)
+        self.walks += 1
+        if self.walks == 1:
+            assert await self.holder.apply([self.change]) == [True]
+        return seen
+
+
+async def test_a_repair_never_leaves_an_older_state_over_a_newer_one(
+    mongo: AsyncMongoClient[Document], tenant: str
+) -> None:
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    message = _message(now_ms())
+    await repo.insert_many([message])
+    # the holder's claim event is in, its projection not yet
+    assert await repo.append_event(message.id, 2, "accepted", "dispatching", now_ms(), None)
+    sent = Change(message.id, 2, Status.DISPATCHING, Status.SENT, None, {"wamid": "wamid.R"})
+    loser = _RacedRepair(repo, Transitions(repo), sent)
+    stale = await repo.get(message.id)
+    assert stale is not None
+    assert stale.status == Status.ACCEPTED
+
+    repaired = await loser.repair(stale)
+
+    assert (repaired.status, repaired.seq, repaired.wamid) == (Status.SENT, 3, "wamid.R")
+    stored = await repo.get(message.id)
+    assert stored is not None
+    assert (stored.status, stored.seq) == (Status.SENT, 3)
+    assert loser.walks >= 2

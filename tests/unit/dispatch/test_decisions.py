@@ -14,9 +14,9 @@ from ccx.dispatch.decisions import (
     error_of,
     expire,
     fail,
+    refused,
     retry_step,
     step_for,
-    suppressed,
 )
 from ccx.dispatch.envelopes import Work
 from ccx.dispatch.outcomes import Kind, Outcome
@@ -392,7 +392,7 @@ def test_error_of_never_holds_none() -> None:
 
 def test_a_suppressed_message_fails_from_where_it_is_without_a_claim() -> None:
     w = work(seq=5)
-    change = suppressed(w, Status.RETRYING, TRACE_ID)
+    change = refused(w, Status.RETRYING, TRACE_ID, "suppressed", "opted out")
     assert (change.seq, change.from_status, change.to_status) == (
         5,
         Status.RETRYING,
