@@ -279,6 +279,34 @@ class DispatchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    timeout_s: float = setting(
+        5.0, "Client webhooks: total timeout of one delivery POST, in seconds."
+    )
+    retry_for_s: float = setting(
+        86400.0, "Client webhooks: how long a delivery is retried before it is `failed`."
+    )
+    secret_overlap_s: float = setting(
+        86400.0,
+        "Client webhooks: default time a rotated-out secret keeps signing beside the new one.",
+    )
+    allow_networks: str = setting(
+        "",
+        "Client webhooks: comma-separated CIDRs a destination may resolve to although private, "
+        "loopback or link-local (local development only, e.g. `127.0.0.0/8,::1/128`).",
+    )
+    concurrency: int = setting(
+        64, "Delivery worker: messages whose webhooks are being delivered at once."
+    )
+    max_connections: int = setting(
+        128, "Delivery worker: pooled connections to client endpoints per process."
+    )
+    endpoint_refresh_s: float = setting(
+        5.0, "Delivery worker: how often a tenant's endpoints are read again."
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of ccx, grouped by the part that uses it."""
 
@@ -293,6 +321,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
 
 S = TypeVar("S")

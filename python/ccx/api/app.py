@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from ccx.api.suppressions import register_suppression_routes
     from ccx.api.system import register_system_routes
     from ccx.api.templates import register_template_routes
+    from ccx.api.webhooks import register_webhook_routes
 
     settings = settings or load_settings()
     app = App(settings, Router(), services or Services(settings))
@@ -154,4 +155,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_sender_routes(app)
     register_meta_webhook_routes(app)
     register_suppression_routes(app)
+    register_webhook_routes(app)
     return app

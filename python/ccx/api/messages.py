@@ -40,6 +40,7 @@ from ccx.ingest.errors import AcceptError
 from ccx.ingest.schemas import MESSAGE, MESSAGE_BATCH, METADATA_MAX_BYTES
 from ccx.ingest.senders import UnknownSender
 from ccx.ingest.templates import TemplateRejected
+from ccx.queue.hooks import HookNotifier
 from ccx.store.messages import Message, Status
 from ccx.store.transitions import Transitions
 from ccx.telemetry.tracing import current_trace
@@ -277,6 +278,7 @@ class MessageRoutes:
             raise unavailable("mongodb") from None
         if message is None:
             raise _missing(message_id)
+        await HookNotifier(self.services.publisher).try_changed(principal.tenant, [message_id])
         if message.status is not Status.CANCELLED:
             problem = ProblemError(
                 409,

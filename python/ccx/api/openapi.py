@@ -143,6 +143,115 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "next_after": {"type": ["string", "null"]},
         },
     },
+    "WebhookEndpoint": {
+        "type": "object",
+        "required": ["id", "url", "events", "enabled", "created_at", "updated_at", "secrets"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^ep_[0-9A-Z]{26}$"},
+            "url": {"type": "string"},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "description": _NULLABLE_STR,
+            "enabled": {"type": "boolean"},
+            "disabled_reason": _NULLABLE_STR,
+            "created_at": _TIME,
+            "updated_at": _TIME,
+            "secrets": {
+                "description": "The secrets that sign now (values never listed here).",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["created_at", "expires_at"],
+                    "properties": {
+                        "created_at": _TIME,
+                        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+            },
+        },
+    },
+    "WebhookEndpointWithSecret": {
+        "allOf": [{"$ref": "#/components/schemas/WebhookEndpoint"}],
+        "required": ["secret"],
+        "properties": {"secret": {"type": "string", "pattern": "^whsec_"}},
+    },
+    "WebhookEndpointList": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}
+        },
+    },
+    "WebhookSecret": {
+        "type": "object",
+        "required": ["secret"],
+        "properties": {"secret": {"type": "string", "pattern": "^whsec_"}},
+    },
+    "WebhookDelivery": {
+        "type": "object",
+        "required": [
+            "id",
+            "endpoint_id",
+            "message_id",
+            "seq",
+            "event_id",
+            "type",
+            "status",
+            "attempt_count",
+            "created_at",
+            "attempts",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "endpoint_id": {"type": "string"},
+            "message_id": {"type": "string"},
+            "seq": {"type": "integer"},
+            "event_id": {"type": "string"},
+            "type": {"type": "string"},
+            "status": {"enum": ["pending", "delivered", "failed"]},
+            "attempt_count": {"type": "integer"},
+            "created_at": _TIME,
+            "next_at": {"type": ["string", "null"], "format": "date-time"},
+            "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+            "attempts": {
+                "description": "The latest attempts, oldest first (`body`: the start of the "
+                "response body, only on a single delivery).",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "status_code", "latency_ms", "error"],
+                    "properties": {
+                        "at": _TIME,
+                        "status_code": {"type": ["integer", "null"]},
+                        "latency_ms": {"type": "number"},
+                        "error": _NULLABLE_STR,
+                        "body": _NULLABLE_STR,
+                    },
+                },
+            },
+            "payload": {"description": "The event as POSTed (single delivery only)."},
+        },
+    },
+    "WebhookDeliveryPage": {
+        "type": "object",
+        "required": ["data", "next_before"],
+        "properties": {
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}},
+            "next_before": _NULLABLE_STR,
+        },
+    },
+    "WebhookReplayQueued": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {"id": {"type": "string"}, "status": {"const": "replay_queued"}},
+    },
+    "WebhookMessageReplay": {
+        "type": "object",
+        "required": ["message_id", "deliveries"],
+        "properties": {
+            "message_id": {"type": "string"},
+            "deliveries": {"type": "array", "items": {"type": "string"}},
+        },
+    },
     "Any": {},
 }
 

@@ -18,6 +18,7 @@ import logging
 from datetime import datetime, timedelta
 
 from ccx.config import DispatchSettings
+from ccx.queue.hooks import HookNotifier
 from ccx.queue.names import Tier
 from ccx.queue.publisher import Dispatch, Publisher
 from ccx.store.messages import Message, MessageRepository, Status, from_document, now_ms
@@ -44,9 +45,11 @@ async def sweep(
     publisher: Publisher | None,
     settings: DispatchSettings,
     now: datetime | None = None,
+    notifier: HookNotifier | None = None,
 ) -> tuple[int, int]:
     """One pass over a tenant: (leases expired to undetermined, retries republished)."""
     now = now or now_ms()
+    touched: list[str] = []
     moves = Transitions(repo)
     expired = 0
     async for doc in repo.messages.find({"status": str(Status.DISPATCHING)}):
@@ -61,6 +64,7 @@ async def sweep(
             message.trace_id,
             {"lease": None, "error": {"class": "ambiguous", "reason": "lease_expired"}},
         )
+        touched.append(message.id)
         if (await moves.apply([change], actor="sweeper"))[0]:
             expired += 1
             metrics.dispatch_swept_total.labels("lease_expired").inc()
@@ -68,6 +72,8 @@ async def sweep(
             log.warning("lease of %s expired: undetermined", message.id)
         else:
             await moves.repair(message)
+    if touched and notifier is not None:
+        await notifier.try_changed(tenant, touched)
     republished: list[Dispatch] = []
     waiting = [str(Status.RETRYING), str(Status.RECONCILING)]
     async for doc in repo.messages.find({"status": {"$in": waiting}}):

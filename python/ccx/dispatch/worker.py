@@ -58,6 +58,7 @@ from ccx.dispatch.payload import TemplateCache, Unsendable, request_body
 from ccx.dispatch.senders import SenderBook, SenderRoute
 from ccx.ids import new_message_id
 from ccx.queue import connection as amqp
+from ccx.queue.hooks import HookNotifier
 from ccx.queue.names import (
     RECONCILE_STEP,
     RESEND_STEP,
@@ -183,6 +184,7 @@ class Worker:
         self.rabbit: AbstractRobustConnection | None = None
         self.retries: Publisher | None = None
         self.requeue: Publisher | None = None
+        self.notifier = HookNotifier(None)
         self._channels: dict[str, AbstractChannel] = {}
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -235,6 +237,7 @@ class Worker:
         self.requeue = Publisher(self.rabbit)
         await self.retries.start()
         await self.requeue.start()
+        self.notifier = HookNotifier(self.requeue)
         await self.meta.__aenter__()
         self._spawn(self._watch_tenants(), "tenants", self._tasks)
         for name in CLASSES:
@@ -391,6 +394,9 @@ class Worker:
         )
         kept = [d for d in results if d is not None]
         await self._publish_retries([d for d in kept if d.retry is not None])
+        # Every message of the envelope, moved by us or (a lost claim) by someone else: a
+        # notice is cheap and idempotent, and this one may be the only one after a crash.
+        await self.notifier.try_changed(works[0].tenant, [w.message_id for w in works])
         return kept
 
     def _batchers(self, tenant: str) -> tuple[WriteBatcher[bool], WriteBatcher[bool]]:
@@ -717,7 +723,13 @@ class Worker:
                 return
             try:
                 for tenant in list(self._channels):
-                    await sweep(self.repo(tenant), tenant, self.requeue, self.settings.dispatch)
+                    await sweep(
+                        self.repo(tenant),
+                        tenant,
+                        self.requeue,
+                        self.settings.dispatch,
+                        notifier=self.notifier,
+                    )
             except Exception as exc:
                 log.warning("sweep failed: %r", exc)
 

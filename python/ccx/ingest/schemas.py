@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from ccx.meta_facts import TEMPLATE_CATEGORIES, TEMPLATE_STATUSES
+from ccx.store.webhooks import EVENT_TYPES
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -178,6 +179,77 @@ SUPPRESSION: dict[str, Any] = {
     "properties": {"reason": {"type": "string", "maxLength": 256}},
 }
 
+WEBHOOK_ENDPOINT_ID = {"type": "string", "pattern": "^ep_[0-9A-Z]{26}$"}
+_WEBHOOK_ENDPOINT_FIELDS: dict[str, Any] = {
+    "url": {
+        "type": "string",
+        "pattern": "^https?://",
+        "maxLength": 2048,
+        "description": "Where events are POSTed; private, loopback and link-local addresses "
+        "are refused unless `webhooks.allow_networks` allows them.",
+    },
+    "events": {
+        "type": "array",
+        "uniqueItems": True,
+        "items": {"enum": list(EVENT_TYPES)},
+        "description": "Event types to send; empty or missing: all of them.",
+    },
+    "description": {"type": "string", "maxLength": 256, "description": "Empty clears it."},
+    "enabled": {"type": "boolean", "description": "Default true; enabling clears the reason."},
+}
+
+WEBHOOK_ENDPOINT: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/webhook-endpoint.json",
+    "title": "WebhookEndpointRequest",
+    "description": "POST /v1/webhook-endpoints: a client endpoint for signed message events.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url"],
+    "properties": _WEBHOOK_ENDPOINT_FIELDS,
+}
+
+WEBHOOK_ENDPOINT_UPDATE: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/webhook-endpoint-update.json",
+    "title": "WebhookEndpointUpdate",
+    "description": "PATCH /v1/webhook-endpoints/{endpoint_id}: the fields to change.",
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": _WEBHOOK_ENDPOINT_FIELDS,
+}
+
+WEBHOOK_SECRET_ROTATION: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/webhook-secret-rotation.json",
+    "title": "WebhookSecretRotation",
+    "description": "POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret (body optional).",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "overlap_s": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 604800,
+            "description": "Seconds the old secret keeps signing beside the new one "
+            "(default `webhooks.secret_overlap_s`; 0 drops it at once).",
+        }
+    },
+}
+
+WEBHOOK_REPLAY: dict[str, Any] = {
+    "$schema": DIALECT,
+    "$id": "https://ccx.dev/schemas/webhook-replay.json",
+    "title": "WebhookReplayRequest",
+    "description": "POST /v1/messages/{message_id}/replay-webhooks (body optional).",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "endpoint_id": {**WEBHOOK_ENDPOINT_ID, "description": "Only this endpoint's deliveries."}
+    },
+}
+
 #: Every request schema by name, as exposed under `components.schemas` in OpenAPI.
 SCHEMAS: dict[str, dict[str, Any]] = {
     "MessageRequest": MESSAGE,
@@ -185,6 +257,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "TemplateRequest": TEMPLATE,
     "SenderRequest": SENDER,
     "SuppressionRequest": SUPPRESSION,
+    "WebhookEndpointRequest": WEBHOOK_ENDPOINT,
+    "WebhookEndpointUpdate": WEBHOOK_ENDPOINT_UPDATE,
+    "WebhookSecretRotation": WEBHOOK_SECRET_ROTATION,
+    "WebhookReplayRequest": WEBHOOK_REPLAY,
 }
 
 METADATA_MAX_BYTES = 4096

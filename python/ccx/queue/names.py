@@ -64,3 +64,28 @@ def retry_routing_key(tenant: str, tier: Tier | str, delay: str) -> str:
     """`t.<tenant>.<tier>.<delay>`, published to RETRY_EXCHANGE: the delay queue holds it for
     its TTL, then dead-letters it to WORK_EXCHANGE with this key, which the tier queue binds."""
     return f"t.{tenant}.{tier}.{delay}"
+
+
+#: "Message X changed" notices for the client-webhook delivery worker, published to
+#: WORK_EXCHANGE with HOOKS_ROUTING_KEY (by whoever records a state change), and replays.
+HOOKS_QUEUE = "ccx.hooks"
+HOOKS_ROUTING_KEY = "hooks.changed"
+#: A delivery that failed waits in one of these (queue TTL = the step, per-message TTL a
+#: little less for jitter), then dead-letters back to HOOKS_QUEUE: published to
+#: RETRY_EXCHANGE with `hooks.wait.<step>`.
+HOOKS_WAIT_PREFIX = "ccx.hooks.wait."
+HOOKS_WAIT_STEPS: dict[str, int] = {
+    "5s": 5,
+    "30s": 30,
+    "2m": 120,
+    "10m": 600,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14400,
+    "8h": 28800,
+}
+
+
+def hooks_wait_routing_key(step: str) -> str:
+    return f"hooks.wait.{step}"

@@ -206,16 +206,22 @@ class Publisher:
         return results
 
     async def publish_body(
-        self, body: bytes, routing_key: str, headers: HeadersType | None = None
+        self,
+        body: bytes,
+        routing_key: str,
+        headers: HeadersType | None = None,
+        expiration_s: float | None = None,
     ) -> None:
-        """Publish one persistent JSON message with confirms; raises when it is not confirmed
-        (nack, unroutable, timeout, connection lost)."""
+        """Publish one persistent JSON message with confirms, expiring after `expiration_s`
+        if given; raises when it is not confirmed (nack, unroutable, timeout, connection
+        lost)."""
         exchange = await self._exchange_ready()
         message = aio_pika.Message(
             body,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             headers=headers or {},
+            expiration=expiration_s,
         )
         await exchange.publish(message, routing_key, mandatory=True, timeout=self.timeout_s)
 

@@ -14,6 +14,10 @@ from ccx.queue.names import (
     DELIVERY_LIMIT,
     DLQ,
     DLX_EXCHANGE,
+    HOOKS_QUEUE,
+    HOOKS_ROUTING_KEY,
+    HOOKS_WAIT_PREFIX,
+    HOOKS_WAIT_STEPS,
     RECONCILE_QUEUE,
     RECONCILE_STEP,
     RESEND_QUEUE,
@@ -23,6 +27,7 @@ from ccx.queue.names import (
     RETRY_PREFIX,
     WORK_EXCHANGE,
     Tier,
+    hooks_wait_routing_key,
     tier_queue,
     tier_routing_key,
 )
@@ -87,6 +92,29 @@ async def declare_shared(connection: AbstractConnection) -> None:
             RESEND_QUEUE, durable=True, arguments=_reconcile_arguments()
         )
         await resend.bind(RETRY_EXCHANGE, routing_key=f"*.*.*.{RESEND_STEP}")
+    await _declare_hooks(connection)
+
+
+async def _declare_hooks(connection: AbstractConnection) -> None:
+    async with connection.channel() as channel:
+        hooks = await channel.declare_queue(
+            HOOKS_QUEUE, durable=True, arguments=_quorum(**{"x-delivery-limit": DELIVERY_LIMIT})
+        )
+        await hooks.bind(WORK_EXCHANGE, routing_key=HOOKS_ROUTING_KEY)
+        for step, seconds in HOOKS_WAIT_STEPS.items():
+            wait = await channel.declare_queue(
+                HOOKS_WAIT_PREFIX + step,
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": seconds * 1000,
+                    "x-dead-letter-exchange": WORK_EXCHANGE,
+                    "x-dead-letter-routing-key": HOOKS_ROUTING_KEY,
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                },
+            )
+            await wait.bind(RETRY_EXCHANGE, routing_key=hooks_wait_routing_key(step))
 
 
 async def _declare_reconcile(connection: AbstractConnection) -> None:

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from ccx.cache.local import LoadingCache
 from ccx.status.callbacks import StatusUpdate
-from ccx.status.precedence import sources
+from ccx.status.precedence import implied, sources
 from ccx.store.messages import Message, MessageRepository, Status, from_document
 from ccx.store.mongo import Document
 from ccx.store.names import SENDERS, tenant_db
@@ -62,16 +62,19 @@ class StatusApplier:
         doc = await repo.messages.find_one({"wamid": update.wamid})
         return from_document(doc) if doc is not None else None
 
-    async def apply(self, update: StatusUpdate) -> Result:
-        """Record `update` on its message if it moves it forward."""
-        result = await self._apply(update)
+    async def apply(
+        self, update: StatusUpdate, touched: list[tuple[str, str]] | None = None
+    ) -> Result:
+        """Record `update` on its message if it moves it forward; (tenant, message id) of
+        the message it is about goes to `touched`, moved or not."""
+        result = await self._apply(update, touched)
         metrics.status_callbacks_total.labels(update.status, str(result)).inc()
         if result is Result.APPLIED:
             lag = time.time() - update.at.timestamp()
             metrics.status_callback_lag_seconds.observe(max(0.0, lag))
         return result
 
-    async def _apply(self, update: StatusUpdate) -> Result:
+    async def _apply(self, update: StatusUpdate, touched: list[tuple[str, str]] | None) -> Result:
         tenant = await self._owners.get(update.phone_number_id)
         if tenant is None:
             self._owners.invalidate(update.phone_number_id)  # a number added a moment ago
@@ -80,8 +83,24 @@ class StatusApplier:
         message = await self.find(repo, update)
         if message is None:
             return Result.UNKNOWN_MESSAGE
+        if touched is not None:
+            touched.append((tenant, message.id))
         status = Status(update.status)
-        moved = await Transitions(repo).transition(
+        moves = Transitions(repo)
+        for step in implied(status):
+            # Meta's `delivered` may never come, or come after `read`: the steps a status
+            # implies are recorded first, so the history (and the client's webhooks) always
+            # read sent → delivered → read. Each is a no-op once the message is past it.
+            fields = {"wamid": update.wamid, "lease": None, f"{step}_at": update.at.astimezone(UTC)}
+            await moves.transition(
+                message.id,
+                sources(step),
+                step,
+                message.trace_id,
+                event_fields={"implied_by": update.status},
+                **fields,
+            )
+        moved = await moves.transition(
             message.id, sources(status), status, message.trace_id, **fields_of(update, message)
         )
         return Result.APPLIED if moved is not None else Result.STALE

@@ -12,12 +12,15 @@ import asyncio
 import contextlib
 import logging
 
+import aio_pika
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from ccx.queue.hooks import HookNotifier
 from ccx.queue.names import CALLBACKS_QUEUE
+from ccx.queue.publisher import Publisher, PublisherUnavailable
 from ccx.status.apply import StatusApplier
 from ccx.status.callbacks import parse
 from ccx.store.mongo import Document
@@ -42,8 +45,10 @@ class StatusConsumer:
         self.applier = StatusApplier(mongo, platform_db)
         self.prefetch = prefetch
         self._channel: AbstractChannel | None = None
+        self.notifier: HookNotifier | None = None
 
     async def start(self, connection: AbstractRobustConnection) -> None:
+        self.notifier = HookNotifier(Publisher(connection))
         self._channel = await connection.channel()
         await self._channel.set_qos(prefetch_count=self.prefetch)
         queue = await self._channel.get_queue(CALLBACKS_QUEUE, ensure=False)
@@ -54,6 +59,20 @@ class StatusConsumer:
             with contextlib.suppress(Exception):
                 await self._channel.close()  # unacked callbacks go back to the queue
             self._channel = None
+        if self.notifier is not None and self.notifier.publisher is not None:
+            with contextlib.suppress(Exception):
+                await self.notifier.publisher.close()
+
+    async def _notify(self, touched: list[tuple[str, str]]) -> None:
+        """Tell the webhook delivery worker, before the ack: a callback redelivered after a
+        crash here is stale, but notices again."""
+        if self.notifier is None:
+            return
+        by_tenant: dict[str, list[str]] = {}
+        for tenant, message_id in touched:
+            by_tenant.setdefault(tenant, []).append(message_id)
+        for tenant, ids in by_tenant.items():
+            await self.notifier.changed(tenant, ids)
 
     async def _on_message(self, delivery: AbstractIncomingMessage) -> None:
         headers = delivery.headers or {}
@@ -73,10 +92,12 @@ class StatusConsumer:
             await delivery.reject(requeue=False)
             return
         parsed = parse(payload)
+        touched: list[tuple[str, str]] = []
         try:
             for update in parsed.updates:
-                await self.applier.apply(update)
-        except PyMongoError as exc:
+                await self.applier.apply(update, touched)
+            await self._notify(touched)
+        except (PyMongoError, PublisherUnavailable, aio_pika.exceptions.AMQPError) as exc:
             log.warning("status callback not recorded, retried: %r", exc)
             await asyncio.sleep(RETRY_PAUSE_S)
             await delivery.nack(requeue=True)

@@ -33,6 +33,13 @@ def sources(status: Status) -> tuple[Status, ...]:
     return SOURCES[status]
 
 
+def implied(status: Status) -> tuple[Status, ...]:
+    """The lower statuses `status` implies, lowest first: read implies sent and delivered."""
+    if status not in RANK:
+        return ()
+    return tuple(s for s, rank in RANK.items() if rank < RANK[status])
+
+
 def applies(status: Status, current: Status) -> bool:
     """True when a `status` callback moves a message that is `current`."""
     return current in SOURCES[status]

@@ -220,11 +220,14 @@ class Transitions:
         from_states: Sequence[Status],
         to_state: Status,
         trace_id: str | None = None,
+        *,
+        event_fields: Mapping[str, Any] | None = None,
         **fields: Any,
     ) -> Message | None:
         """Move one message from any of `from_states` to `to_state`, deciding on its true
-        state. Returns the moved message, or None when it is not (or no longer) in one of
-        `from_states` or does not exist."""
+        state (`fields` go on the message and, the usual ones, on the event; `event_fields`
+        on the event only). Returns the moved message, or None when it is not (or no longer)
+        in one of `from_states` or does not exist."""
         for _ in range(5):
             message = await self.repo.get(message_id)
             if message is None:
@@ -232,7 +235,7 @@ class Transitions:
             status, seq, _ = await self.current_state(message)
             if status not in from_states:
                 return None
-            change = Change(message_id, seq, status, to_state, trace_id, fields)
+            change = Change(message_id, seq, status, to_state, trace_id, fields, event_fields or {})
             moved = await self.claim([change])
             if moved[0] is not None:
                 return moved[0]

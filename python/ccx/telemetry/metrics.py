@@ -129,6 +129,38 @@ queue_depth = Gauge(
     multiprocess_mode="livemax",
 )
 
+webhook_notices_total = Counter(
+    "ccx_webhook_notices_total",
+    "Notices to the webhook delivery worker by kind (changed, replay) or lost (not queued).",
+    ["kind"],
+)
+webhook_deliveries_total = Counter(
+    "ccx_webhook_deliveries_total",
+    "Client webhook delivery attempts by outcome (delivered, retry, failed, disabled, blocked).",
+    ["outcome"],
+)
+webhook_delivery_seconds = Histogram(
+    "ccx_webhook_delivery_seconds",
+    "Duration of one client webhook POST.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+webhook_event_lag_seconds = Histogram(
+    "ccx_webhook_event_lag_seconds",
+    "From a state change being recorded to its webhook being accepted by the client.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600, 86400),
+)
+webhook_retry_backlog = Gauge(
+    "ccx_webhook_retry_backlog",
+    "Deliveries waiting for a retry, in this process's view.",
+    multiprocess_mode="livesum",
+)
+webhook_oldest_undelivered_seconds = Gauge(
+    "ccx_webhook_oldest_undelivered_seconds",
+    "Age of the oldest event not yet delivered, per endpoint (this process's view).",
+    ["endpoint"],
+    multiprocess_mode="livemax",
+)
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics text and its content type (aggregated across workers when multiprocess)."""

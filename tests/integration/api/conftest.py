@@ -18,7 +18,7 @@ from ccx.config import AuthSettings, Settings
 
 SECRET = "integration-test-secret-0123456789abcdef"
 KEYS = orjson.dumps([{"kid": "it-1", "alg": "HS256", "secret": SECRET}]).decode()
-ALL_SCOPES = "messages:write messages:read templates:write admin"
+ALL_SCOPES = "messages:write messages:read templates:write webhooks:write webhooks:read admin"
 SENDER = "15550001111"
 
 OTP_TEMPLATE: dict[str, Any] = {

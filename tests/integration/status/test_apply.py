@@ -108,6 +108,12 @@ async def test_duplicates_and_late_lower_statuses_change_nothing(
     assert done is not None
     assert done.status is Status.READ
     assert done.extra["delivered_at"] == AT + timedelta(seconds=5)  # implied by read
+    history = await repo.history(done)
+    assert [(e["to"], e.get("implied_by")) for e in history[-3:]] == [
+        ("sent", None),
+        ("delivered", "read"),
+        ("read", None),
+    ]
 
 
 async def test_found_by_wamid_without_an_opaque_reference(

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from ccx.status.precedence import applies
+from ccx.status.precedence import applies, implied
 from ccx.store.messages import Status
 
 S = Status
@@ -46,3 +46,10 @@ def test_every_order_of_one_messages_callbacks_ends_at_the_highest() -> None:
             if applies(status, state):
                 state = status
         assert state is S.READ, order
+
+
+def test_a_status_implies_the_lower_ones_in_order() -> None:
+    assert implied(Status.READ) == (Status.SENT, Status.DELIVERED)
+    assert implied(Status.DELIVERED) == (Status.SENT,)
+    assert implied(Status.SENT) == ()
+    assert implied(Status.FAILED) == ()

@@ -1,0 +1,1 @@
+"""Client webhooks: delivery of message state changes to tenant endpoints (ARCHITECTURE §7)."""
