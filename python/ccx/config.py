@@ -304,6 +304,12 @@ class WebhookSettings:
     endpoint_refresh_s: float = setting(
         5.0, "Delivery worker: how often a tenant's endpoints are read again."
     )
+    retention_days: int = setting(
+        30, "Delivery records (and so replays) are kept this many days, then deleted."
+    )
+    retention_sweep_s: float = setting(
+        3600.0, "Delivery worker: how often delivery records past their retention are deleted."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,18 +10,19 @@ exactly one recorded change.
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
 from ccx.cache.local import LoadingCache
-from ccx.status.callbacks import StatusUpdate
+from ccx.status.callbacks import NumberError, StatusUpdate, TemplateUpdate
 from ccx.status.precedence import implied, sources
 from ccx.store.messages import Message, MessageRepository, Status, from_document
 from ccx.store.mongo import Document
-from ccx.store.names import SENDERS, tenant_db
+from ccx.store.names import NUMBER_ERRORS, SENDERS, tenant_db
+from ccx.store.templates import TemplateRepository
 from ccx.store.tenants import TenantRepository
 from ccx.store.transitions import Transitions
 from ccx.telemetry import metrics
@@ -44,6 +45,7 @@ class StatusApplier:
         self.mongo = mongo
         self.tenants = TenantRepository(mongo, platform_db)
         self._owners: LoadingCache[str, str | None] = LoadingCache(self._owner, owner_ttl_s)
+        self._wabas: LoadingCache[str, list[str]] = LoadingCache(self._tenants_of_waba, owner_ttl_s)
 
     async def _owner(self, phone_number_id: str) -> str | None:
         # One read per tenant on a miss, then cached: fine for hundreds of tenants; a platform
@@ -53,6 +55,43 @@ class StatusApplier:
             if await senders.find_one({"_id": phone_number_id}, {"_id": 1}) is not None:
                 return tenant.id
         return None
+
+    async def _tenants_of_waba(self, waba_id: str) -> list[str]:
+        found = []
+        for tenant in await self.tenants.list():
+            senders = self.mongo[tenant_db(tenant.id)][SENDERS]
+            if await senders.find_one({"waba_id": waba_id}, {"_id": 1}) is not None:
+                found.append(tenant.id)
+        return found
+
+    async def apply_template(self, update: TemplateUpdate) -> int:
+        """Set the template's status in the registry of every tenant with a number of its
+        WABA (so ingest refuses a PAUSED or DISABLED one at once); returns how many."""
+        changed = 0
+        for tenant in await self._wabas.get(update.waba_id):
+            repo = TemplateRepository(self.mongo[tenant_db(tenant)])
+            if await repo.set_status(update.name, update.language, update.status, update.reason):
+                changed += 1
+        metrics.status_template_updates_total.labels(update.status).inc()
+        return changed
+
+    async def record_error(self, error: NumberError, at: datetime) -> bool:
+        """Keep a system-level error in the number's tenant (`number_errors`)."""
+        if error.phone_number_id is None:
+            return False
+        tenant = await self._owners.get(error.phone_number_id)
+        if tenant is None:
+            return False
+        await self.mongo[tenant_db(tenant)][NUMBER_ERRORS].insert_one(
+            {
+                "phone_number_id": error.phone_number_id,
+                "code": error.code,
+                "title": error.title,
+                "details": error.details,
+                "at": at,
+            }
+        )
+        return True
 
     async def find(self, repo: MessageRepository, update: StatusUpdate) -> Message | None:
         if update.message_id is not None:

@@ -1,7 +1,8 @@
 """Meta's status callbacks (reference §4): the parts of one POST that concern ccx.
 
 One POST carries any number of `entry[].changes[].value` blocks; each may hold `statuses`
-(one per message status) or `errors` (system-level errors with no message). Everything is
+(one per message status) or `errors` (system-level errors with no message), or, for the
+`message_template_status_update` field, a template's new review status. Everything is
 parsed defensively: an unknown status or a malformed item is skipped and counted, never a
 reason to refuse the rest of the POST (Meta would retry it for days).
 """
@@ -51,11 +52,44 @@ class NumberError:
     details: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateUpdate:
+    """A `message_template_status_update`: template `name`/`language` of WABA `waba_id` is
+    now `status` (APPROVED, PAUSED, DISABLED, REJECTED, ...)."""
+
+    waba_id: str
+    name: str
+    language: str
+    status: str
+    reason: str | None
+    at: datetime | None
+
+
 @dataclass(slots=True)
 class Parsed:
     updates: list[StatusUpdate] = field(default_factory=list)
     errors: list[NumberError] = field(default_factory=list)
+    templates: list[TemplateUpdate] = field(default_factory=list)
     skipped: int = 0
+
+
+TEMPLATE_FIELD = "message_template_status_update"
+
+
+def _template(value: dict[str, Any], entry: dict[str, Any]) -> TemplateUpdate | None:
+    waba, name = entry.get("id"), value.get("message_template_name")
+    language, event = value.get("message_template_language"), value.get("event")
+    if not all(isinstance(v, str) and v for v in (waba, name, language, event)):
+        return None
+    reason = value.get("reason")
+    return TemplateUpdate(
+        str(waba),
+        str(name),
+        str(language),
+        str(event).upper(),
+        reason if isinstance(reason, str) else None,
+        _timestamp(entry.get("time")),
+    )
 
 
 def opaque_reference(value: Any) -> tuple[str | None, int | None]:
@@ -131,6 +165,13 @@ def parse(payload: Any) -> Parsed:
             value = _dict(change.get("value")) if isinstance(change, dict) else None
             if value is None:
                 parsed.skipped += 1
+                continue
+            if isinstance(change, dict) and change.get("field") == TEMPLATE_FIELD:
+                template = _template(value, entry)
+                if template is None:
+                    parsed.skipped += 1
+                else:
+                    parsed.templates.append(template)
                 continue
             number = (_dict(value.get("metadata")) or {}).get("phone_number_id")
             number = number if isinstance(number, str) else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 
 import aio_pika
 import orjson
@@ -92,11 +93,24 @@ class StatusConsumer:
             await delivery.reject(requeue=False)
             return
         parsed = parse(payload)
+        received = datetime.now(UTC)
         touched: list[tuple[str, str]] = []
         try:
             for update in parsed.updates:
                 await self.applier.apply(update, touched)
             await self._notify(touched)
+            for template in parsed.templates:
+                await self.applier.apply_template(template)
+                log.warning(
+                    "Meta: template %s/%s of WABA %s is now %s",
+                    template.name,
+                    template.language,
+                    template.waba_id,
+                    template.status,
+                    extra={"reason": template.reason},
+                )
+            for error in parsed.errors:
+                await self.applier.record_error(error, received)
         except (PyMongoError, PublisherUnavailable, aio_pika.exceptions.AMQPError) as exc:
             log.warning("status callback not recorded, retried: %r", exc)
             await asyncio.sleep(RETRY_PAUSE_S)

@@ -16,6 +16,8 @@ TEMPLATES = "templates"
 IDEMPOTENCY = "idempotency"
 SENDERS = "senders"
 SUPPRESSIONS = "suppressions"
+#: System-level errors Meta reported about the tenant's numbers (callbacks, append-only).
+NUMBER_ERRORS = "number_errors"
 
 
 #: Tenant ids become database and queue names, so they are restricted (same rule as `tid`).

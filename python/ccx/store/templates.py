@@ -99,6 +99,17 @@ class TemplateRepository:
         found = self.collection.find(query).sort([("name", ASCENDING), ("language", ASCENDING)])
         return [_record(doc) async for doc in found.limit(limit)]
 
+    async def set_status(
+        self, name: str, language: str, status: str, reason: str | None = None
+    ) -> bool:
+        """Record Meta's review of a registered template (a status callback); False when the
+        tenant has no such template."""
+        result = await self.collection.update_one(
+            {"_id": template_key(name, language)},
+            {"$set": {"status": status, "status_reason": reason, "updated_at": now_ms()}},
+        )
+        return bool(result.matched_count)
+
     async def delete(self, name: str, language: str) -> bool:
         result = await self.collection.delete_one({"_id": template_key(name, language)})
         return bool(result.deleted_count)

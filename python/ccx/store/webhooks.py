@@ -394,6 +394,11 @@ class DeliveryRepository:
         found = self.deliveries.find(query).sort("_id", DESCENDING).limit(limit)
         return [_delivery(doc) async for doc in found]
 
+    async def purge(self, before: datetime) -> int:
+        """Delete the delivery records made before `before`; returns how many."""
+        result = await self.deliveries.delete_many({"at": {"$lt": before}})
+        return int(result.deleted_count)
+
     async def of_message(self, message_id: str) -> list[Delivery]:
         found = self.deliveries.find({"message_id": message_id}).sort("seq", 1)
         return [_delivery(doc) async for doc in found]

@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -43,6 +43,7 @@ from ccx.security import DataKeys
 from ccx.store.messages import Message, MessageRepository, now_ms, utc_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
+from ccx.store.tenants import TenantRepository
 from ccx.store.webhooks import (
     Delivery,
     DeliveryRepository,
@@ -170,6 +171,7 @@ class DeliveryWorker:
         self._channel: AbstractChannel | None = None
         self._session: aiohttp.ClientSession | None = None
         self.notifier: HookNotifier | None = None
+        self._purger: asyncio.Task[None] | None = None
 
     async def _load_endpoints(self, tenant: str) -> list[Endpoint]:
         return await self.endpoint_repo(tenant).list()
@@ -179,6 +181,24 @@ class DeliveryWorker:
 
     def endpoint_repo(self, tenant: str) -> EndpointRepository:
         return EndpointRepository(self.db(tenant), tenant, self.keys)
+
+    async def purge(self, now: datetime | None = None) -> int:
+        """Delete every tenant's delivery records past `webhooks.retention_days`."""
+        before = (now or now_ms()) - timedelta(days=self.hooks.retention_days)
+        purged = 0
+        for tenant in await TenantRepository(self.mongo, self.settings.mongo.platform_db).list():
+            purged += await DeliveryRepository(self.db(tenant.id)).purge(before)
+        if purged:
+            log.info("deleted %d webhook delivery records older than %s", purged, before)
+        return purged
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.hooks.retention_sweep_s)
+            try:
+                await self.purge()
+            except Exception as exc:  # the next round tries again
+                log.warning("webhook retention sweep failed: %r", exc)
 
     async def start(self, connection: AbstractRobustConnection) -> None:
         self._session = aiohttp.ClientSession(
@@ -191,8 +211,12 @@ class DeliveryWorker:
         await self._channel.set_qos(prefetch_count=self.prefetch)
         queue = await self._channel.get_queue(HOOKS_QUEUE, ensure=False)
         await queue.consume(self._on_message)
+        self._purger = asyncio.create_task(self._purge_loop(), name="ccx-webhooks-purge")
 
     async def close(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
+            self._purger = None
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._channel.close()  # unacked notices go back to the queue

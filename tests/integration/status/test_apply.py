@@ -12,11 +12,12 @@ from ccx.config import Settings
 from ccx.ids import new_message_id
 from ccx.security import DataKeys
 from ccx.status.apply import Result, StatusApplier
-from ccx.status.callbacks import StatusUpdate
+from ccx.status.callbacks import NumberError, StatusUpdate, TemplateUpdate
 from ccx.store.messages import Message, MessageRepository, Status
 from ccx.store.mongo import Document
-from ccx.store.names import tenant_db
+from ccx.store.names import NUMBER_ERRORS, tenant_db
 from ccx.store.senders import SenderRepository
+from ccx.store.templates import TemplateRepository
 from ccx.store.transitions import Change, Transitions
 
 AT = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
@@ -164,3 +165,36 @@ async def test_unknown_numbers_and_messages(
     assert (
         await applier.apply(update(number, "sent", None, "wamid.nobody")) is Result.UNKNOWN_MESSAGE
     )
+
+
+async def test_a_template_review_and_a_number_error_are_recorded(
+    mongo: AsyncMongoClient[Document],
+    settings: Settings,
+    repo: MessageRepository,
+    number: str,
+    tenant: str,
+) -> None:
+    templates = TemplateRepository(mongo[tenant_db(tenant)])
+    definition = {
+        "name": "order_update",
+        "language": "en_US",
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Order {{1}} is on its way."}],
+    }
+    await templates.put(definition, "APPROVED")
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    paused = TemplateUpdate("1", "order_update", "en_US", "PAUSED", "NONE", AT)
+    assert await applier.apply_template(paused) >= 1
+    record = await templates.get("order_update", "en_US")
+    assert record is not None
+    assert record.status == "PAUSED"
+    assert not record.sendable
+    unknown = TemplateUpdate("1", "no_such", "en_US", "APPROVED", None, AT)
+    assert await applier.apply_template(unknown) == 0
+
+    error = NumberError(number, 130429, "Rate limit hit", "too many messages")
+    assert await applier.record_error(error, AT)
+    stored = await mongo[tenant_db(tenant)][NUMBER_ERRORS].find_one({"phone_number_id": number})
+    assert stored is not None
+    assert (stored["code"], stored["title"]) == (130429, "Rate limit hit")
+    assert not await applier.record_error(NumberError("999", 1, None, None), AT)

@@ -52,7 +52,7 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiving(path: str = "/hooks") -> AsyncIterator[Receiver]:
+async def receiving(path: str = "/hooks", port: int = 0) -> AsyncIterator[Receiver]:
     receiver = Receiver(url="")
 
     async def handle(request: web.Request) -> web.Response:
@@ -69,7 +69,7 @@ async def receiving(path: str = "/hooks") -> AsyncIterator[Receiver]:
     app.router.add_post(path, handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     receiver.url = f"http://127.0.0.1:{port}{path}"

@@ -23,7 +23,7 @@ from ccx.store.webhooks import DeliveryRepository, DeliveryStatus, Endpoint, End
 from ccx.webhooks.payload import event_id
 from ccx.webhooks.worker import DeliveryWorker
 from tests.integration.webhooks.conftest import hook_settings
-from tests.integration.webhooks.receiver import Receiver
+from tests.integration.webhooks.receiver import Receiver, receiving
 
 LIFE = [
     (Status.ACCEPTED, Status.QUEUED, {}),
@@ -334,3 +334,53 @@ async def test_a_redirect_is_not_followed(
     assert record.status is DeliveryStatus.PENDING
     assert record.attempts[0]["status_code"] == 307
     assert len(receiver.received) == 1
+
+
+async def test_an_endpoint_down_then_up_gets_everything_in_order_per_message(
+    deliverer: DeliveryWorker,
+    notifier: HookNotifier,
+    settings: Settings,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+) -> None:
+    # nothing listens on the port at first: connections are refused
+    async with receiving() as probe:
+        url = probe.url
+    await new_endpoint(settings, mongo, tenant, url)
+    messages = [(await live_message(mongo, tenant))[1] for _ in range(3)]
+    await notifier.changed(tenant, messages)
+    await asyncio.sleep(1.0)
+    records = [r for m in messages for r in await deliveries_of(mongo, tenant, m)]
+    assert [r.status for r in records] == [DeliveryStatus.PENDING] * 3  # one per message
+    assert all(r.attempts[0]["status_code"] is None for r in records)
+
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    async with receiving(port=port) as receiver:
+        await receiver.wait(9, timeout_s=30)
+        await asyncio.sleep(1.0)
+        assert len(receiver.received) == 9
+        for message_id in messages:
+            mine = [
+                r.event for r in receiver.received if r.event["data"]["message_id"] == message_id
+            ]
+            assert [e["type"] for e in mine] == [
+                "message.sent",
+                "message.delivered",
+                "message.read",
+            ]
+
+
+async def test_delivery_records_past_retention_are_deleted(
+    deliverer: DeliveryWorker,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+) -> None:
+    deliveries = DeliveryRepository(mongo[tenant_db(tenant)])
+    old = await deliveries.open("ep_OLD", "msg_01OLD", 4, "evt_OLD_4", "message.sent", b"{}")
+    new = await deliveries.open("ep_NEW", "msg_01NEW", 4, "evt_NEW_4", "message.sent", b"{}")
+    await deliveries.deliveries.update_one(
+        {"_id": old.id}, {"$set": {"at": now_ms() - timedelta(days=31)}}
+    )
+    assert await deliverer.purge() >= 1
+    assert await deliveries.get(old.id) is None
+    assert await deliveries.get(new.id) is not None

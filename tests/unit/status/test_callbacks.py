@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ccx.ids import new_message_id
-from ccx.status.callbacks import NumberError, opaque_reference, parse
+from ccx.status.callbacks import NumberError, TemplateUpdate, opaque_reference, parse
 
 PNID = "106540352242922"
 
@@ -110,3 +110,42 @@ def test_opaque_reference_needs_a_message_id_and_an_attempt() -> None:
     assert opaque_reference(f"{message_id}.x") == (None, None)
     assert opaque_reference(message_id) == (None, None)
     assert opaque_reference(None) == (None, None)
+
+
+def test_a_template_status_update() -> None:
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "time": 1750857384,
+                "changes": [
+                    {
+                        "field": "message_template_status_update",
+                        "value": {
+                            "event": "PAUSED",
+                            "message_template_id": 123456789,
+                            "message_template_name": "order_update",
+                            "message_template_language": "en_US",
+                            "reason": "NONE",
+                            "message_template_category": "UTILITY",
+                        },
+                    },
+                    {"field": "message_template_status_update", "value": {"event": "PAUSED"}},
+                ],
+            }
+        ],
+    }
+    parsed = parse(payload)
+    assert parsed.templates == [
+        TemplateUpdate(
+            "102290129340398",
+            "order_update",
+            "en_US",
+            "PAUSED",
+            "NONE",
+            datetime.fromtimestamp(1750857384, UTC),
+        )
+    ]
+    assert parsed.skipped == 1
+    assert parsed.updates == []
