@@ -58,7 +58,7 @@ from ccx.dispatch.payload import TemplateCache, Unsendable, request_body
 from ccx.dispatch.senders import SenderBook, SenderRoute
 from ccx.ids import new_message_id
 from ccx.queue import connection as amqp
-from ccx.queue.hooks import HookNotifier
+from ccx.queue.hooks import HookNotifier, NoticeBatcher
 from ccx.queue.names import (
     RECONCILE_STEP,
     RESEND_STEP,
@@ -185,6 +185,7 @@ class Worker:
         self.retries: Publisher | None = None
         self.requeue: Publisher | None = None
         self.notifier = HookNotifier(None)
+        self.notices = NoticeBatcher(self.notifier)
         self._channels: dict[str, AbstractChannel] = {}
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -238,6 +239,7 @@ class Worker:
         await self.retries.start()
         await self.requeue.start()
         self.notifier = HookNotifier(self.requeue)
+        self.notices = NoticeBatcher(self.notifier)
         await self.meta.__aenter__()
         self._spawn(self._watch_tenants(), "tenants", self._tasks)
         for name in CLASSES:
@@ -396,7 +398,7 @@ class Worker:
         await self._publish_retries([d for d in kept if d.retry is not None])
         # Every message of the envelope, moved by us or (a lost claim) by someone else: a
         # notice is cheap and idempotent, and this one may be the only one after a crash.
-        await self.notifier.try_changed(works[0].tenant, [w.message_id for w in works])
+        await self.notices.changed(works[0].tenant, [w.message_id for w in works])
         return kept
 
     def _batchers(self, tenant: str) -> tuple[WriteBatcher[bool], WriteBatcher[bool]]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ccx.ids import UlidGenerator
 from ccx.security import DataKeys
@@ -42,6 +42,7 @@ MAX_ATTEMPTS_KEPT = 20
 BODY_KEPT = 512
 
 _ids = UlidGenerator()
+DUPLICATE_KEY = 11000
 
 
 #: The states a client hears about, as webhook event types (`message.<status>`); the
@@ -285,6 +286,57 @@ def _delivery(doc: Document) -> Delivery:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """Where one message's webhooks to one endpoint are: `seq` handled, and the delivery
+    (`pending`, an event seq) waiting for its retry at `next_at`, if any."""
+
+    seq: int = 0
+    pending: int | None = None
+    next_at: datetime | None = None
+
+
+def fresh_delivery(
+    endpoint_id: str, message_id: str, seq: int, event_id: str, event_type: str, body: bytes
+) -> Delivery:
+    """A delivery about to be tried for the first time (not stored until it has an outcome)."""
+    now = now_ms()
+    return Delivery(
+        id=delivery_id(message_id, seq, endpoint_id),
+        endpoint_id=endpoint_id,
+        message_id=message_id,
+        seq=seq,
+        event_id=event_id,
+        type=event_type,
+        body=body,
+        status=DeliveryStatus.PENDING,
+        attempt_count=0,
+        created_at=now,
+        next_at=now,
+    )
+
+
+def settled_document(
+    delivery: Delivery, attempt: Attempt, status: DeliveryStatus, next_at: datetime | None
+) -> Document:
+    """The stored form of a fresh delivery after its first attempt."""
+    return {
+        "_id": delivery.id,
+        "endpoint_id": delivery.endpoint_id,
+        "message_id": delivery.message_id,
+        "seq": delivery.seq,
+        "event_id": delivery.event_id,
+        "type": delivery.type,
+        "body": delivery.body,
+        "status": str(status),
+        "attempt_count": 1,
+        "attempts": [attempt.document()],
+        "at": delivery.created_at,
+        "next_at": next_at,
+        "delivered_at": attempt.at if status is DeliveryStatus.DELIVERED else None,
+    }
+
+
 class DeliveryRepository:
     """One tenant's delivery records and per-message streams."""
 
@@ -298,9 +350,33 @@ class DeliveryRepository:
         return int(doc["seq"]) if doc else 0
 
     async def advance(self, message_id: str, endpoint_id: str, seq: int) -> None:
+        await self.save_stream(message_id, endpoint_id, Stream(seq))
+
+    async def stream(self, message_id: str, endpoint_id: str) -> Stream:
+        doc = await self.streams.find_one({"_id": stream_id(message_id, endpoint_id)})
+        if doc is None:
+            return Stream()
+        next_at = doc.get("next_at")
+        return Stream(int(doc["seq"]), doc.get("pending"), utc_ms(next_at) if next_at else None)
+
+    async def save_stream(self, message_id: str, endpoint_id: str, stream: Stream) -> None:
         await self.streams.update_one(
-            {"_id": stream_id(message_id, endpoint_id)}, {"$set": {"seq": seq}}, upsert=True
+            {"_id": stream_id(message_id, endpoint_id)},
+            {"$set": {"seq": stream.seq, "pending": stream.pending, "next_at": stream.next_at}},
+            upsert=True,
         )
+
+    async def insert_settled(self, documents: Sequence[Document]) -> None:
+        """Store fresh deliveries with their first outcome (one round trip); one already
+        stored (a repeat after a crash) is left as it is."""
+        if not documents:
+            return
+        try:
+            await self.deliveries.insert_many(list(documents), ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
 
     async def open(
         self,

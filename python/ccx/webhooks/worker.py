@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -50,7 +51,11 @@ from ccx.store.webhooks import (
     DeliveryStatus,
     Endpoint,
     EndpointRepository,
+    Stream,
+    delivery_id,
     event_type,
+    fresh_delivery,
+    settled_document,
 )
 from ccx.telemetry import metrics
 from ccx.telemetry.tracing import new_span_header
@@ -142,6 +147,29 @@ class Backlog:
         age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
         metrics.webhook_oldest_undelivered_seconds.labels(endpoint_id).set(age)
         metrics.webhook_retry_backlog.set(sum(len(p) for p in self._pending.values()))
+
+
+class _Walk:
+    """What one walk of a stream has done so far."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.handled, self.pending, self.next_at = stream.seq, stream.pending, stream.next_at
+        #: fresh deliveries that succeeded, stored together when the walk ends
+        self.documents: list[Document] = []
+
+    def settle(self, seq: int) -> None:
+        self.handled = seq
+        if self.pending == seq:
+            self.pending = self.next_at = None
+
+    def wait(self, seq: int, next_at: datetime | None) -> None:
+        self.pending, self.next_at = seq, next_at
+
+    def stream(self) -> Stream:
+        return Stream(self.handled, self.pending, self.next_at)
+
+    def changed(self, before: Stream) -> bool:
+        return self.stream() != before
 
 
 class DeliveryWorker:
@@ -270,14 +298,14 @@ class DeliveryWorker:
             if message is None:
                 return
             deliveries = DeliveryRepository(self.db(tenant))
-            seqs = await asyncio.gather(
-                *(deliveries.stream_seq(message_id, e.id) for e in endpoints)
+            streams = await asyncio.gather(
+                *(deliveries.stream(message_id, e.id) for e in endpoints)
             )
-            events = await self._events(repo, message, min(seqs))
+            events = await self._events(repo, message, min(s.seq for s in streams))
             await asyncio.gather(
                 *(
-                    self._stream(tenant, message, e, seq, events, deliveries)
-                    for e, seq in zip(endpoints, seqs, strict=True)
+                    self._stream(tenant, message, e, stream, events, deliveries)
+                    for e, stream in zip(endpoints, streams, strict=True)
                 )
             )
 
@@ -305,40 +333,48 @@ class DeliveryWorker:
         tenant: str,
         message: Message,
         endpoint: Endpoint,
-        handled_seq: int,
+        stream: Stream,
         events: Sequence[Document],
         deliveries: DeliveryRepository,
     ) -> None:
-        handled = handled_seq
+        """Walk one endpoint's share of a message's events in order; stop at the first that
+        must wait. Fresh deliveries that succeed are stored together at the end (one insert),
+        with the stream: two writes per message and endpoint when all goes well."""
+        walk = _Walk(stream)
         try:
             for event in events:
                 seq = int(event["seq"])
-                if seq <= handled_seq:
+                if seq <= stream.seq:
                     continue
                 kind = event_type(str(event["to"]))
                 if kind is None or not endpoint.wants(kind):
-                    handled = seq
+                    walk.handled = seq
                     continue
-                delivery = await deliveries.open(
-                    endpoint.id,
-                    message.id,
-                    seq,
-                    event_id(message.id, seq),
-                    kind,
-                    event_body(message, event, kind),
-                )
-                if delivery.status is not DeliveryStatus.PENDING:
-                    handled = seq
-                    continue
-                if delivery.next_at is not None and delivery.next_at > now_ms() + DUE_SLACK:
-                    return  # its retry is scheduled; n+1 waits for it
+                delivery: Delivery | None = None
+                if walk.pending == seq:
+                    if walk.next_at is not None and walk.next_at > now_ms() + DUE_SLACK:
+                        return  # its retry is scheduled; n+1 waits for it
+                    delivery = await deliveries.get(delivery_id(message.id, seq, endpoint.id))
+                    if delivery is not None and delivery.status is not DeliveryStatus.PENDING:
+                        walk.settle(seq)  # a replay delivered it meanwhile
+                        continue
                 trace_id = event.get("trace_id") or message.trace_id
-                if not await self._attempt(tenant, endpoint, delivery, event, deliveries, trace_id):
+                if delivery is None:
+                    body = event_body(message, event, kind)
+                    delivery = fresh_delivery(
+                        endpoint.id, message.id, seq, event_id(message.id, seq), kind, body
+                    )
+                    stored = False
+                else:
+                    stored = True
+                if not await self._attempt(
+                    tenant, endpoint, delivery, stored, event, deliveries, trace_id, walk
+                ):
                     return
-                handled = seq
         finally:
-            if handled > handled_seq:
-                await deliveries.advance(message.id, endpoint.id, handled)
+            await deliveries.insert_settled(walk.documents)
+            if walk.changed(stream):
+                await deliveries.save_stream(message.id, endpoint.id, walk.stream())
 
     async def _post(self, endpoint: Endpoint, delivery: Delivery, trace_id: Any) -> PostResult:
         assert self._session is not None
@@ -349,56 +385,85 @@ class DeliveryWorker:
         metrics.webhook_delivery_seconds.observe(result.attempt.latency_ms / 1000)
         return result
 
+    async def _store(
+        self,
+        deliveries: DeliveryRepository,
+        delivery: Delivery,
+        stored: bool,
+        result: PostResult,
+        status: DeliveryStatus,
+        next_at: datetime | None,
+    ) -> Delivery:
+        if stored:
+            return await deliveries.record(delivery, result.attempt, status, next_at)
+        document = settled_document(delivery, result.attempt, status, next_at)
+        await deliveries.insert_settled([document])
+        return dataclasses.replace(delivery, status=status, attempt_count=1, next_at=next_at)
+
     async def _attempt(
         self,
         tenant: str,
         endpoint: Endpoint,
         delivery: Delivery,
+        stored: bool,
         event: Document,
         deliveries: DeliveryRepository,
         trace_id: str | None,
+        walk: _Walk,
     ) -> bool:
-        """One POST of a pending delivery in its stream; True when it is settled (delivered,
-        or failed for good) and the stream may go on."""
+        """One POST of a delivery in its stream; True when it is settled (delivered, or
+        failed for good) and the stream may go on."""
         result = await self._post(endpoint, delivery, trace_id)
         if result.ok:
-            await deliveries.record(delivery, result.attempt, DeliveryStatus.DELIVERED, None)
+            if stored:
+                await deliveries.record(delivery, result.attempt, DeliveryStatus.DELIVERED, None)
+            else:
+                walk.documents.append(
+                    settled_document(delivery, result.attempt, DeliveryStatus.DELIVERED, None)
+                )
             metrics.webhook_deliveries_total.labels("delivered").inc()
             lag = (result.attempt.at - utc_ms(event["at"])).total_seconds()
             metrics.webhook_event_lag_seconds.observe(max(0.0, lag))
             self.backlog.settled(delivery)
+            walk.settle(delivery.seq)
             return True
         if result.blocked:
-            await deliveries.record(delivery, result.attempt, DeliveryStatus.FAILED, None)
+            await self._store(deliveries, delivery, stored, result, DeliveryStatus.FAILED, None)
             metrics.webhook_deliveries_total.labels("blocked").inc()
             log.error(
                 "webhook to %s refused by the SSRF guard: %s", endpoint.id, result.attempt.error
             )
             self.backlog.settled(delivery)
+            walk.settle(delivery.seq)
             return True
         if result.gone:
-            await deliveries.record(delivery, result.attempt, DeliveryStatus.PENDING, None)
+            await self._store(deliveries, delivery, stored, result, DeliveryStatus.PENDING, None)
             await self.endpoint_repo(tenant).disable(endpoint.id, "410 Gone from the endpoint")
             self._endpoints.invalidate(tenant)
             metrics.webhook_deliveries_total.labels("disabled").inc()
             log.warning("endpoint %s of %s answered 410 Gone: disabled", endpoint.id, tenant)
+            walk.wait(delivery.seq, None)
             return False
         failures = delivery.attempt_count + 1
         at_least = result.retry_after_s or 0.0
         delay = max(backoff(failures), at_least)
         age = (result.attempt.at - delivery.created_at).total_seconds()
         if age + delay > self.hooks.retry_for_s:
-            await deliveries.record(delivery, result.attempt, DeliveryStatus.FAILED, None)
+            await self._store(deliveries, delivery, stored, result, DeliveryStatus.FAILED, None)
             metrics.webhook_deliveries_total.labels("failed").inc()
             log.warning("webhook %s failed for good after %d attempts", delivery.id, failures)
             self.backlog.settled(delivery)
+            walk.settle(delivery.seq)
             return True
         assert self.notifier is not None
         wait = await self.notifier.later(tenant, delivery.message_id, delay, at_least)
         next_at = result.attempt.at + timedelta(seconds=wait)
-        updated = await deliveries.record(delivery, result.attempt, DeliveryStatus.PENDING, next_at)
+        updated = await self._store(
+            deliveries, delivery, stored, result, DeliveryStatus.PENDING, next_at
+        )
         metrics.webhook_deliveries_total.labels("retry").inc()
         self.backlog.waiting(updated)
+        walk.wait(delivery.seq, next_at)
         return False
 
     async def replay(self, tenant: str, delivery_id: str) -> None:
