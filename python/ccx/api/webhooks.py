@@ -8,6 +8,7 @@ Secret values leave the API only in the answers to create and rotate-secret and 
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
 
 #: How long a delivery can be replayed after it was made.
 REPLAY_WINDOW = timedelta(days=30)
+#: Messages with a pending delivery walked again when their endpoint is re-enabled, at most.
+RESUME_MAX = 10_000
+
+log = logging.getLogger(__name__)
 
 _ENDPOINT_PATTERN = "^ep_[0-9A-Z]{26}$"
 _DELIVERY_PATTERN = "^whd_[0-9A-Z]{26}_[0-9]{1,10}_[0-9A-Z]{26}$"
@@ -220,10 +225,30 @@ class WebhookRoutes:
         endpoint_id = _path_id(request, "endpoint_id", _ENDPOINT_ID, "webhook endpoint")
         changes = self.fields(validate_body(_UPDATE, request.body))
         with mongo_errors("webhook endpoint store"):
+            before = await self.endpoints(principal.tenant).get(endpoint_id)
             endpoint = await self.endpoints(principal.tenant).update(endpoint_id, **changes)
-        if endpoint is None:
+        if endpoint is None or before is None:
             raise not_found(f"No webhook endpoint {endpoint_id!r}.")
+        if endpoint.enabled and not before.enabled:
+            await self.resume(principal.tenant, endpoint.id)
         return Response.json(200, endpoint_json(endpoint, now_ms()))
+
+    async def resume(self, tenant: str, endpoint_id: str) -> None:
+        """A re-enabled endpoint picks up where it stopped: every message with a delivery
+        to it left pending is walked again (a lost notice is logged: the message's next
+        change or a replay makes up for it)."""
+        with mongo_errors("webhook delivery store"):
+            pending = await self.deliveries(tenant).page(
+                endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, limit=RESUME_MAX
+            )
+        messages = list(dict.fromkeys(d.message_id for d in pending))
+        publisher = self.services.publisher
+        if not messages or publisher is None:
+            return
+        try:
+            await HookNotifier(publisher).resume(tenant, endpoint_id, messages)
+        except Exception as exc:
+            log.warning("resume of endpoint %s not queued: %r", endpoint_id, exc)
 
     async def delete(self, request: Request) -> Response:
         principal = await self.app.guard(request, Scope.WEBHOOKS_WRITE)

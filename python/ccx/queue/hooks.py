@@ -38,6 +38,18 @@ def changed_notice(tenant: str, message_ids: Sequence[str]) -> bytes:
     )
 
 
+def resume_notice(tenant: str, endpoint_id: str, message_ids: Sequence[str]) -> bytes:
+    return orjson.dumps(
+        {
+            "v": NOTICE_VERSION,
+            "kind": "resume",
+            "tenant": tenant,
+            "endpoint": endpoint_id,
+            "messages": list(message_ids),
+        }
+    )
+
+
 def replay_notice(tenant: str, delivery_ids: Sequence[str]) -> bytes:
     return orjson.dumps(
         {"v": NOTICE_VERSION, "kind": "replay", "tenant": tenant, "deliveries": list(delivery_ids)}
@@ -98,6 +110,17 @@ class HookNotifier:
             chunk = delivery_ids[start : start + NOTICE_MAX]
             await self.publisher.publish_body(replay_notice(tenant, chunk), HOOKS_ROUTING_KEY)
             metrics.webhook_notices_total.labels("replay").inc()
+
+    async def resume(self, tenant: str, endpoint_id: str, message_ids: Sequence[str]) -> None:
+        """A re-enabled endpoint: read the tenant's endpoints afresh, then walk these
+        messages (those with a delivery left pending) again."""
+        if self.publisher is None:
+            raise RuntimeError("HookNotifier has no publisher")
+        for start in range(0, len(message_ids), NOTICE_MAX):
+            chunk = message_ids[start : start + NOTICE_MAX]
+            body = resume_notice(tenant, endpoint_id, chunk)
+            await self.publisher.publish_body(body, HOOKS_ROUTING_KEY)
+            metrics.webhook_notices_total.labels("resume").inc()
 
     async def later(
         self, tenant: str, message_id: str, delay_s: float, at_least: float = 0.0

@@ -76,7 +76,7 @@ BUSY_RETRY_S = 5.0
 DUE_SLACK = timedelta(seconds=1)
 RETRY_PAUSE_S = 1.0
 #: Notice kinds and where their ids are.
-_ITEMS = {"changed": "messages", "replay": "deliveries"}
+_ITEMS = {"changed": "messages", "resume": "messages", "replay": "deliveries"}
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -269,7 +269,9 @@ class DeliveryWorker:
             log.error("a webhook notice is not readable: dead-lettered")
             await delivery.reject(requeue=False)
             return
-        work = self.deliver_message if kind == "changed" else self.replay
+        if kind == "resume":
+            self._endpoints.invalidate(tenant)  # it was re-enabled: do not wait for the TTL
+        work = self.replay if kind == "replay" else self.deliver_message
         try:
             await asyncio.gather(*(self._bounded(work, tenant, i) for i in ids))
         except (TimeoutError, PyMongoError, RedisError, ConnectionError) as exc:

@@ -363,3 +363,31 @@ async def test_replay_of_a_message_queues_its_deliveries(
     foreign = await client.post(path, token=other)
     assert foreign.status == 404
     assert foreign.json()["detail"] == f"No message {message_id!r}."
+
+
+async def test_re_enabling_an_endpoint_resumes_its_pending_messages(
+    client: Client, notices: AbstractQueue
+) -> None:
+    endpoint = (await new_endpoint(client))["id"]
+    waiting, done = new_message_id(), new_message_id()
+    await open_delivery(client, endpoint, waiting, 4)  # pending
+    finished = await open_delivery(client, endpoint, done, 4)
+    await repository(client).deliveries.update_one(
+        {"_id": finished.id}, {"$set": {"status": "delivered"}}
+    )
+    off = await client.request("PATCH", f"/v1/webhook-endpoints/{endpoint}", {"enabled": False})
+    assert off.status == 200
+    on = await client.request("PATCH", f"/v1/webhook-endpoints/{endpoint}", {"enabled": True})
+    assert on.status == 200
+    resumed: list[Any] = []
+    for _ in range(60):
+        message = await notices.get(no_ack=True, fail=False)
+        if message is None:
+            if resumed:
+                break
+            await asyncio.sleep(0.05)
+            continue
+        notice = orjson.loads(message.body)
+        if notice["tenant"] == client.tenant and notice["kind"] == "resume":
+            resumed.append((notice["endpoint"], notice["messages"]))
+    assert resumed == [(endpoint, [waiting])]

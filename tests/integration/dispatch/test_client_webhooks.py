@@ -1,14 +1,18 @@
-"""Issue 6's promise end to end: messages sent through the worker to the sandbox, Meta's
-callbacks duplicated and reordered on their way to a real `ccx serve`, and the client's
-loopback receiver gets signed `message.sent`, `message.delivered` and `message.read` for
-each message, once each and in order, verified with the `standardwebhooks` library."""
+"""Issue 6's promise end to end: an endpoint registered and messages posted through a real
+`ccx serve`, sent by the worker to the sandbox, Meta's callbacks duplicated and reordered on
+their way back to that `ccx serve`, and the client's loopback receiver gets signed
+`message.sent`, `message.delivered` and `message.read` for each message, once each and in
+order, verified with the `standardwebhooks` library."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractRobustConnection
@@ -16,26 +20,41 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from sandbox_it import SandboxProcess
 
-from ccx._native import generate_webhook_secret
 from ccx.config import Settings
 from ccx.dispatch.worker import Worker
-from ccx.ingest.accept import GroupCommitter
-from ccx.security import DataKeys
 from ccx.status.consumer import StatusConsumer
 from ccx.store.messages import MessageRepository, Status
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
-from ccx.store.webhooks import EndpointRepository
 from ccx.webhooks.worker import DeliveryWorker
 from tests.e2e.serving import serve
-from tests.integration.dispatch.worker_it import accept_texts, admin_call, set_faults, wait_for
-from tests.integration.webhooks.conftest import hook_settings
+from tests.integration.dispatch.worker_it import admin_call, set_faults, wait_for
+from tests.integration.webhooks.conftest import LOOPBACK, hook_settings
 from tests.integration.webhooks.receiver import Receiver, receiving
 
 
+def ccx(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "ccx.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[str]:
-    with serve(tmp_path) as base:
+def token(tenant: str) -> str:
+    """A token from the CLI, signed with a key in the key store (made before `ccx serve`
+    starts, so the server loads it)."""
+    ccx("keys", "rotate")
+    return ccx("token", "issue", "--tenant", tenant, "--scope", "messages:write webhooks:write")
+
+
+@pytest.fixture
+def api(tmp_path: Path, token: str) -> Iterator[str]:
+    with serve(tmp_path, env={"CCX_WEBHOOKS_ALLOW_NETWORKS": LOOPBACK}) as base:
         yield base
 
 
@@ -70,26 +89,31 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 async def test_reordered_and_duplicated_callbacks_give_one_signed_webhook_per_state_in_order(
     api: str,
+    token: str,
     worker: Worker,
     statuses: StatusConsumer,
     deliverer: DeliveryWorker,
     receiver: Receiver,
-    committer: GroupCommitter,
     settings: Settings,
     mongo: AsyncMongoClient[Document],
     tenant: str,
     sandbox: SandboxProcess,
 ) -> None:
-    secret = generate_webhook_secret()
-    endpoints = EndpointRepository(
-        mongo[tenant_db(tenant)], tenant, DataKeys.from_settings(settings.security)
-    )
-    await endpoints.create(receiver.url, secret)
+    auth = {"authorization": f"Bearer {token}"}
     timing = {"sent_delay_s": 0.1, "delivered_delay_s": 0.2, "read_delay_s": 0.2}
     await admin_call(sandbox, "PUT", "/callbacks", json={"url": api + "/webhooks/meta", **timing})
     try:
         await set_faults(sandbox, {"callbacks": {"duplicate": 1.0, "reorder": 0.5}})
-        ids = await accept_texts(committer, tenant, 6)
+        async with httpx.AsyncClient(base_url=api, headers=auth, trust_env=False) as client:
+            created = await client.post("/v1/webhook-endpoints", json={"url": receiver.url})
+            assert created.status_code == 201, created.text
+            secret = created.json()["secret"]
+            ids = []
+            for i in range(6):
+                message = {"to": f"+44770090{i:04d}", "type": "text", "text": {"body": "hi"}}
+                accepted = await client.post("/v1/messages", json=message)
+                assert accepted.status_code == 202, accepted.text
+                ids.append(accepted.json()["id"])
         repo = MessageRepository(mongo[tenant_db(tenant)])
         await wait_for(repo, ids, {Status.READ}, timeout_s=30)
         await receiver.wait(3 * len(ids), timeout_s=30)
