@@ -84,9 +84,12 @@ async def notices(rabbit: AbstractRobustConnection) -> AsyncIterator[AbstractQue
     await channel.close()
 
 
-async def replay_notices(queue: AbstractQueue, tenant: str, seconds: float = 3.0) -> list[Any]:
-    """The delivery ids of each replay notice for `tenant` that reached `queue` so far."""
-    found: list[Any] = []
+async def notices_of(
+    queue: AbstractQueue, tenant: str, kind: str, seconds: float = 3.0
+) -> list[dict[str, Any]]:
+    """Each notice of `kind` for `tenant` that reached `queue` so far (waiting up to
+    `seconds` for the first)."""
+    found: list[dict[str, Any]] = []
     for _ in range(int(seconds / 0.05)):
         message = await queue.get(no_ack=True, fail=False)
         if message is None:
@@ -95,9 +98,14 @@ async def replay_notices(queue: AbstractQueue, tenant: str, seconds: float = 3.0
             await asyncio.sleep(0.05)
             continue
         notice = orjson.loads(message.body)
-        if notice["tenant"] == tenant and notice["kind"] == "replay":
-            found.append(notice["deliveries"])
+        if notice["tenant"] == tenant and notice["kind"] == kind:
+            found.append(notice)
     return found
+
+
+async def replay_notices(queue: AbstractQueue, tenant: str, seconds: float = 3.0) -> list[Any]:
+    """The delivery ids of each replay notice for `tenant` that reached `queue` so far."""
+    return [n["deliveries"] for n in await notices_of(queue, tenant, "replay", seconds)]
 
 
 async def test_endpoint_lifecycle(client: Client) -> None:
@@ -379,15 +387,5 @@ async def test_re_enabling_an_endpoint_resumes_its_pending_messages(
     assert off.status == 200
     on = await client.request("PATCH", f"/v1/webhook-endpoints/{endpoint}", {"enabled": True})
     assert on.status == 200
-    resumed: list[Any] = []
-    for _ in range(60):
-        message = await notices.get(no_ack=True, fail=False)
-        if message is None:
-            if resumed:
-                break
-            await asyncio.sleep(0.05)
-            continue
-        notice = orjson.loads(message.body)
-        if notice["tenant"] == client.tenant and notice["kind"] == "resume":
-            resumed.append((notice["endpoint"], notice["messages"]))
-    assert resumed == [(endpoint, [waiting])]
+    resumed = await notices_of(notices, client.tenant, "resume")
+    assert [(n["endpoint"], n["messages"]) for n in resumed] == [(endpoint, [waiting])]

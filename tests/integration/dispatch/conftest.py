@@ -29,6 +29,7 @@ from ccx.dispatch.worker import Worker
 from ccx.ingest.accept import GroupCommitter
 from ccx.queue.publisher import Publisher
 from ccx.security import DataKeys
+from ccx.status.consumer import StatusConsumer
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.senders import SenderRepository
@@ -107,3 +108,14 @@ async def worker(
     await w.consume_tenant(tenant)
     yield w
     await w.close()
+
+
+@pytest_asyncio.fixture
+async def statuses(
+    settings: Settings, mongo: AsyncMongoClient[Document], rabbit: AbstractRobustConnection
+) -> AsyncIterator[StatusConsumer]:
+    """The status consumer, applying what `ccx serve` queues from Meta's callbacks."""
+    consumer = StatusConsumer(mongo, settings.mongo.platform_db)
+    await consumer.start(rabbit)
+    yield consumer
+    await consumer.close()

@@ -59,16 +59,6 @@ def api(tmp_path: Path, token: str) -> Iterator[str]:
 
 
 @pytest_asyncio.fixture
-async def statuses(
-    settings: Settings, mongo: AsyncMongoClient[Document], rabbit: AbstractRobustConnection
-) -> AsyncIterator[StatusConsumer]:
-    consumer = StatusConsumer(mongo, settings.mongo.platform_db)
-    await consumer.start(rabbit)
-    yield consumer
-    await consumer.close()
-
-
-@pytest_asyncio.fixture
 async def deliverer(
     settings: Settings,
     mongo: AsyncMongoClient[Document],

@@ -5,16 +5,13 @@ applied by the status consumer, then resolve it to sent, delivered and read."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 from sandbox_it import SandboxProcess
 
-from ccx.config import Settings
 from ccx.dispatch.worker import Worker
 from ccx.ingest.accept import GroupCommitter
 from ccx.status.consumer import StatusConsumer
@@ -37,16 +34,6 @@ def api(tmp_path: Path) -> Iterator[str]:
     """`ccx serve` with the default Meta app secret, which is the sandbox's."""
     with serve(tmp_path) as base:
         yield base
-
-
-@pytest_asyncio.fixture
-async def statuses(
-    settings: Settings, mongo: AsyncMongoClient[Document], rabbit: AbstractRobustConnection
-) -> AsyncIterator[StatusConsumer]:
-    consumer = StatusConsumer(mongo, settings.mongo.platform_db)
-    await consumer.start(rabbit)
-    yield consumer
-    await consumer.close()
 
 
 async def test_an_undetermined_send_is_resolved_by_metas_callbacks(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
@@ -56,3 +57,32 @@ async def notifier(rabbit: AbstractRobustConnection) -> AsyncIterator[HookNotifi
 async def receiver() -> AsyncIterator[Receiver]:
     async with receiving() as r:
         yield r
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a delivery test drives: a running delivery worker, a notifier, a receiver."""
+
+    settings: Settings
+    mongo: AsyncMongoClient[Document]
+    tenant: str
+    notifier: HookNotifier
+    receiver: Receiver
+    worker: DeliveryWorker
+
+    def parts(
+        self,
+    ) -> tuple[Settings, AsyncMongoClient[Document], str, HookNotifier, Receiver]:
+        return self.settings, self.mongo, self.tenant, self.notifier, self.receiver
+
+
+@pytest_asyncio.fixture
+async def hooks(
+    deliverer: DeliveryWorker,
+    notifier: HookNotifier,
+    receiver: Receiver,
+    settings: Settings,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+) -> Hooks:
+    return Hooks(settings, mongo, tenant, notifier, receiver, deliverer)

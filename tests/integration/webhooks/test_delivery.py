@@ -22,7 +22,7 @@ from ccx.store.transitions import Transitions
 from ccx.store.webhooks import DeliveryRepository, DeliveryStatus, Endpoint, EndpointRepository
 from ccx.webhooks.payload import event_id
 from ccx.webhooks.worker import DeliveryWorker
-from tests.integration.webhooks.conftest import hook_settings
+from tests.integration.webhooks.conftest import Hooks, hook_settings
 from tests.integration.webhooks.receiver import Receiver, receiving
 
 LIFE = [
@@ -98,13 +98,9 @@ async def recorded(
 
 
 async def test_a_messages_states_arrive_signed_and_in_order(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     endpoint = await new_endpoint(settings, mongo, tenant, receiver.url)
     _, message_id = await live_message(mongo, tenant)
     await notifier.changed(tenant, [message_id])
@@ -135,13 +131,9 @@ async def test_a_messages_states_arrive_signed_and_in_order(
 
 
 async def test_an_endpoint_gets_only_the_events_it_subscribes_to(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     endpoint = await new_endpoint(settings, mongo, tenant, receiver.url, ("message.read",))
     _, message_id = await live_message(mongo, tenant)
     await notifier.changed(tenant, [message_id])
@@ -151,13 +143,9 @@ async def test_an_endpoint_gets_only_the_events_it_subscribes_to(
 
 
 async def test_a_failed_event_holds_back_the_next_until_it_is_delivered(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     endpoint = await new_endpoint(settings, mongo, tenant, receiver.url)
     receiver.script = [(503, {}), (500, {})]
     repo, message_id = await live_message(mongo, tenant, steps=3)  # up to sent
@@ -193,13 +181,9 @@ async def test_a_failed_event_holds_back_the_next_until_it_is_delivered(
 
 
 async def test_retry_after_is_honoured_and_410_disables_the_endpoint(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     await new_endpoint(settings, mongo, tenant, receiver.url)
     receiver.script = [(429, {"Retry-After": "20"})]
     _, slow = await live_message(mongo, tenant, steps=3)
@@ -237,13 +221,9 @@ async def test_retry_after_is_honoured_and_410_disables_the_endpoint(
 
 @pytest.mark.parametrize("delivery_settings", [{"retry_for_s": 1.0}], indirect=True)
 async def test_a_delivery_out_of_time_fails_and_the_next_event_goes_on(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     await new_endpoint(settings, mongo, tenant, receiver.url)
     receiver.script = [(500, {})]
     _, message_id = await live_message(mongo, tenant, steps=4)
@@ -258,13 +238,9 @@ async def test_a_delivery_out_of_time_fails_and_the_next_event_goes_on(
 
 
 async def test_during_a_rotation_both_secrets_sign(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     repo = endpoints(settings, mongo, tenant)
     endpoint = await repo.create(receiver.url, generate_webhook_secret())
     old = endpoint.secrets[0].secret
@@ -284,13 +260,9 @@ async def test_during_a_rotation_both_secrets_sign(
 
 
 async def test_a_replay_sends_the_same_event_again(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     endpoint = await new_endpoint(settings, mongo, tenant, receiver.url)
     _, message_id = await live_message(mongo, tenant, steps=3)
     await notifier.changed(tenant, [message_id])
@@ -338,13 +310,9 @@ async def test_a_private_destination_is_refused_without_the_allow_list(
 
 
 async def test_a_redirect_is_not_followed(
-    deliverer: DeliveryWorker,
-    notifier: HookNotifier,
-    receiver: Receiver,
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    tenant: str,
+    hooks: Hooks,
 ) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
     await new_endpoint(settings, mongo, tenant, receiver.url)
     receiver.script = [(307, {"Location": "http://169.254.169.254/latest/meta-data/"})]
     _, message_id = await live_message(mongo, tenant, steps=3)
