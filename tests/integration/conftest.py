@@ -102,3 +102,17 @@ async def tenant(
     await create_tenant(settings, tid, None)
     yield tid
     await drop_tenant(tid, settings, mongo, redis, rabbit)
+
+
+@pytest_asyncio.fixture
+async def other_tenant(
+    settings: Settings,
+    mongo: AsyncMongoClient[Document],
+    redis: Redis,
+    rabbit: AbstractRobustConnection,
+) -> AsyncIterator[str]:
+    """A second tenant, for tests about isolation between tenants."""
+    tid = f"in-{os.getpid()}-b{time.monotonic_ns() % 10**9}"
+    await create_tenant(settings, tid, None)
+    yield tid
+    await drop_tenant(tid, settings, mongo, redis, rabbit)

@@ -5,8 +5,6 @@ read; replays land on `ccx.hooks` as notices for the delivery worker."""
 from __future__ import annotations
 
 import asyncio
-import os
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -14,20 +12,14 @@ from typing import Any
 import orjson
 import pytest_asyncio
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 
-from ccx.admin.cli import create_tenant
-from ccx.config import Settings
 from ccx.ids import new_message_id
 from ccx.queue.names import HOOKS_ROUTING_KEY, WORK_EXCHANGE
 from ccx.queue.topology import declare_shared
 from ccx.store.messages import now_ms
-from ccx.store.mongo import Document
 from ccx.store.names import WEBHOOK_DELIVERIES
 from ccx.store.webhooks import Attempt, Delivery, DeliveryRepository, DeliveryStatus
 from tests.integration.api.conftest import Client
-from tests.integration.conftest import drop_tenant
 
 HOOK = "https://hooks.example.invalid/ccx"  # never resolves: nothing is POSTed
 OTP = {
@@ -39,19 +31,6 @@ OTP = {
         "variables": {"body": ["123456"], "buttons": ["123456"]},
     },
 }
-
-
-@pytest_asyncio.fixture
-async def other_tenant(
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    redis: Redis,
-    rabbit: AbstractRobustConnection,
-) -> AsyncIterator[str]:
-    tid = f"in-other-{os.getpid()}-{time.monotonic_ns() % 10**10}"
-    await create_tenant(settings, tid, None)
-    yield tid
-    await drop_tenant(tid, settings, mongo, redis, rabbit)
 
 
 async def new_endpoint(client: Client, **fields: Any) -> dict[str, Any]:

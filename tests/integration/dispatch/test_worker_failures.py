@@ -9,17 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest_asyncio
-from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 from sandbox_it import PNID, WABA_ID, SandboxProcess
 
-from ccx.admin.cli import create_tenant
 from ccx.config import Settings
 from ccx.dispatch.breaker import State
 from ccx.dispatch.worker import Worker
@@ -29,7 +24,6 @@ from ccx.store.messages import MessageRepository, Status, event, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.senders import SenderRepository
-from tests.integration.conftest import drop_tenant
 from tests.integration.dispatch.worker_it import (
     accept_texts,
     eventually,
@@ -131,19 +125,6 @@ async def test_the_breaker_opens_on_errors_and_closes_when_meta_recovers(
     finally:
         await worker.close()
     assert (await ledger(sandbox))["count"] == 12
-
-
-@pytest_asyncio.fixture
-async def other_tenant(
-    settings: Settings,
-    mongo: AsyncMongoClient[Document],
-    redis: Redis,
-    rabbit: AbstractRobustConnection,
-) -> AsyncIterator[str]:
-    tid = f"in-{os.getpid()}-b{time.monotonic_ns() % 10**9}"
-    await create_tenant(settings, tid, None)
-    yield tid
-    await drop_tenant(tid, settings, mongo, redis, rabbit)
 
 
 async def test_a_marketing_batch_of_one_tenant_does_not_delay_another_tenants_otp(
