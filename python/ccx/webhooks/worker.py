@@ -58,7 +58,7 @@ from ccx.store.webhooks import (
     settled_document,
 )
 from ccx.telemetry import metrics
-from ccx.telemetry.tracing import new_span_header
+from ccx.telemetry.tracing import TraceContext, current_trace, new_span_header
 from ccx.webhooks.payload import event_body, event_id
 from ccx.webhooks.post import PostResult, post
 from ccx.webhooks.ssrf import AddressPolicy, guarded_connector
@@ -299,6 +299,9 @@ class DeliveryWorker:
             message = await repo.get(message_id)
             if message is None:
                 return
+            # this task's logs join the message's trace (each gather task has its own context)
+            if message.trace_id:
+                current_trace.set(TraceContext(message.trace_id, TraceContext.new().span_id))
             deliveries = DeliveryRepository(self.db(tenant))
             streams = await asyncio.gather(
                 *(deliveries.stream(message_id, e.id) for e in endpoints)
