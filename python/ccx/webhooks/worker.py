@@ -279,6 +279,13 @@ class DeliveryWorker:
             await asyncio.sleep(RETRY_PAUSE_S)
             await delivery.nack(requeue=True)
             return
+        except Exception:
+            # A bug or bad data (an endpoint secret no data key opens, ...): retried, and
+            # dead-lettered by the queue's delivery limit if it keeps failing.
+            log.exception("webhook notice failed; it goes back to its queue")
+            await asyncio.sleep(RETRY_PAUSE_S)
+            await delivery.nack(requeue=True)
+            return
         await delivery.ack()
 
     async def _bounded(self, work: Any, tenant: str, item: str) -> None:
