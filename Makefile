@@ -63,7 +63,11 @@ test-python: venv ## all Python tests: unit, integration (real services), e2e (s
 
 test: setup services lint test-rust test-python ## THE test command: setup, services, lint, Rust and Python tests
 
-up: setup services ## THE main job for now: install, start the local services, report their health
+up: setup services ## THE main job: the whole pipeline supervised (`ccx up`), a demo, Ctrl-C stops
+	$(PY) -m ccx.cli up $(UP_ARGS)
+
+down: venv ## stop a running `make up` / `ccx up`
+	$(PY) -m ccx.cli down
 
 bench: venv ## native hot paths vs pure Python (table); see `ccx bench --help`
 	$(PY) -m ccx.cli bench native

@@ -23,6 +23,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "tenant": ("ccx.admin.cli:tenant_main", "create and list tenants"),
     "token": ("ccx.auth.cli:token_main", "issue API tokens (JWT)"),
     "keys": ("ccx.auth.cli:keys_main", "rotate, list and purge token signing keys"),
+    "up": ("ccx.stack.cli:up_main", "run the whole pipeline locally, supervised, with a demo"),
+    "down": ("ccx.stack.cli:down_main", "stop a running `ccx up`"),
 }
 
 

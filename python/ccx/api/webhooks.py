@@ -43,6 +43,7 @@ from ccx.store.webhooks import (
     DeliveryStatus,
     Endpoint,
     EndpointRepository,
+    EndpointVersions,
 )
 from ccx.webhooks.ssrf import AddressPolicy, BlockedDestination
 
@@ -153,6 +154,13 @@ class WebhookRoutes:
     def endpoints(self, tenant: str) -> EndpointRepository:
         return EndpointRepository(self.services.database(tenant), tenant, self.services.data_keys)
 
+    async def changed(self, tenant: str) -> None:
+        """Tell the delivery workers to re-read the tenant's endpoints now."""
+        try:
+            await EndpointVersions(self.services.redis).bump(tenant)
+        except Exception as exc:  # they re-read within webhooks.endpoint_refresh_s anyway
+            log.warning("endpoint change of %s not announced: %r", tenant, exc)
+
     def deliveries(self, tenant: str) -> DeliveryRepository:
         return DeliveryRepository(self.services.database(tenant))
 
@@ -196,6 +204,7 @@ class WebhookRoutes:
                 body.get("description"),
                 body.get("enabled", True),
             )
+        await self.changed(principal.tenant)
         location = [("location", f"/v1/webhook-endpoints/{endpoint.id}")]
         return Response.json(201, {**endpoint_json(endpoint, now_ms()), "secret": secret}, location)
 
@@ -229,6 +238,7 @@ class WebhookRoutes:
             endpoint = await self.endpoints(principal.tenant).update(endpoint_id, **changes)
         if endpoint is None or before is None:
             raise not_found(f"No webhook endpoint {endpoint_id!r}.")
+        await self.changed(principal.tenant)
         if endpoint.enabled and not before.enabled:
             await self.resume(principal.tenant, endpoint.id)
         return Response.json(200, endpoint_json(endpoint, now_ms()))
@@ -257,6 +267,7 @@ class WebhookRoutes:
             deleted = await self.endpoints(principal.tenant).delete(endpoint_id)
         if not deleted:
             raise not_found(f"No webhook endpoint {endpoint_id!r}.")
+        await self.changed(principal.tenant)
         return Response(204)
 
     async def rotate(self, request: Request) -> Response:
@@ -269,6 +280,7 @@ class WebhookRoutes:
             endpoint = await self.endpoints(principal.tenant).rotate(endpoint_id, secret, overlap_s)
         if endpoint is None:
             raise not_found(f"No webhook endpoint {endpoint_id!r}.")
+        await self.changed(principal.tenant)
         return Response.json(200, {**endpoint_json(endpoint, now_ms()), "secret": secret})
 
     async def secret(self, request: Request) -> Response:

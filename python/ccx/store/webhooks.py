@@ -27,6 +27,7 @@ from typing import Any
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+from redis.asyncio import Redis
 
 from ccx.ids import UlidGenerator
 from ccx.security import DataKeys
@@ -107,6 +108,26 @@ def endpoint_aad(tenant: str, endpoint_id: str) -> bytes:
 
 def new_endpoint_id() -> str:
     return ENDPOINT_PREFIX + _ids.new()
+
+
+class EndpointVersions:
+    """A counter per tenant in Redis, bumped on every change to its endpoints, so delivery
+    workers re-read them at once instead of after their cache's lifetime (a new endpoint
+    would otherwise miss the events of its first seconds)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    @staticmethod
+    def key(tenant: str) -> str:
+        return f"ccx:wh:endpoints:{tenant}"
+
+    async def bump(self, tenant: str) -> None:
+        await self.redis.incr(self.key(tenant))
+
+    async def current(self, tenant: str) -> int:
+        value = await self.redis.get(self.key(tenant))
+        return int(value) if value is not None else 0
 
 
 class EndpointRepository:

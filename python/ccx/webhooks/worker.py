@@ -51,6 +51,7 @@ from ccx.store.webhooks import (
     DeliveryStatus,
     Endpoint,
     EndpointRepository,
+    EndpointVersions,
     Stream,
     delivery_id,
     event_type,
@@ -149,6 +150,12 @@ class Backlog:
         metrics.webhook_retry_backlog.set(sum(len(p) for p in self._pending.values()))
 
 
+def _before(event: Document, endpoint: Endpoint) -> bool:
+    """An event recorded before the endpoint existed is not sent to it (a new endpoint
+    hears about what happens from then on, not about every message's past)."""
+    return utc_ms(event["at"]) < endpoint.created_at
+
+
 class _Walk:
     """What one walk of a stream has done so far."""
 
@@ -196,10 +203,21 @@ class DeliveryWorker:
         self._endpoints: LoadingCache[str, list[Endpoint]] = LoadingCache(
             self._load_endpoints, self.hooks.endpoint_refresh_s
         )
+        self.versions = EndpointVersions(redis)
+        self._seen_versions: dict[str, int] = {}
         self._channel: AbstractChannel | None = None
         self._session: aiohttp.ClientSession | None = None
         self.notifier: HookNotifier | None = None
         self._purger: asyncio.Task[None] | None = None
+
+    async def endpoints_of(self, tenant: str) -> list[Endpoint]:
+        """The tenant's endpoints: cached, and read again as soon as the API announces a
+        change (one Redis GET per notice)."""
+        version = await self.versions.current(tenant)
+        if self._seen_versions.get(tenant) != version:
+            self._endpoints.invalidate(tenant)
+            self._seen_versions[tenant] = version
+        return await self._endpoints.get(tenant)
 
     async def _load_endpoints(self, tenant: str) -> list[Endpoint]:
         return await self.endpoint_repo(tenant).list()
@@ -294,7 +312,7 @@ class DeliveryWorker:
 
     async def deliver_message(self, tenant: str, message_id: str) -> None:
         """Deliver what each enabled endpoint has not had yet of this message's events."""
-        endpoints = [e for e in await self._endpoints.get(tenant) if e.enabled]
+        endpoints = [e for e in await self.endpoints_of(tenant) if e.enabled]
         if not endpoints:
             return
         async with self.locks.hold(f"{tenant}:{message_id}") as held:
@@ -359,7 +377,7 @@ class DeliveryWorker:
                 if seq <= stream.seq:
                     continue
                 kind = event_type(str(event["to"]))
-                if kind is None or not endpoint.wants(kind):
+                if kind is None or not endpoint.wants(kind) or _before(event, endpoint):
                     walk.handled = seq
                     continue
                 delivery: Delivery | None = None
@@ -452,6 +470,7 @@ class DeliveryWorker:
             await self._store(deliveries, delivery, stored, result, DeliveryStatus.PENDING, None)
             await self.endpoint_repo(tenant).disable(endpoint.id, "410 Gone from the endpoint")
             self._endpoints.invalidate(tenant)
+            await self.versions.bump(tenant)
             metrics.webhook_deliveries_total.labels("disabled").inc()
             log.warning("endpoint %s of %s answered 410 Gone: disabled", endpoint.id, tenant)
             walk.wait(delivery.seq, None)

@@ -373,3 +373,15 @@ async def test_delivery_records_past_retention_are_deleted(
     assert await deliverer.purge() >= 1
     assert await deliveries.get(old.id) is None
     assert await deliveries.get(new.id) is not None
+
+
+async def test_a_new_endpoint_hears_only_what_happens_after_it_exists(hooks: Hooks) -> None:
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
+    repo, message_id = await live_message(mongo, tenant, steps=4)  # sent and delivered before
+    await asyncio.sleep(0.01)
+    await new_endpoint(settings, mongo, tenant, receiver.url)
+    await advance(repo, message_id, LIFE[4:])  # read after
+    await notifier.changed(tenant, [message_id])
+    await receiver.wait(1)
+    await asyncio.sleep(0.5)
+    assert [r.event["type"] for r in receiver.received] == ["message.read"]
