@@ -61,13 +61,16 @@ test-unit: venv ## Python unit tests (no services)
 test-python: venv ## all Python tests: unit, integration (real services), e2e (sandbox)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test: setup services lint test-rust test-python ## THE test command: setup, services, lint, Rust and Python tests
+test: setup services lint test-rust test-python bench-guard ## THE test command: setup, services, lint, Rust and Python tests
 
 up: setup services ## THE main job: the whole pipeline supervised (`ccx up`), a demo, Ctrl-C stops
 	$(PY) -m ccx.cli up $(UP_ARGS)
 
 down: venv ## stop a running `make up` / `ccx up`
 	$(PY) -m ccx.cli down
+
+bench-guard: venv ## quick regression guard (about 10 s): fails when a native hot path is slower than its Python reference
+	$(PY) -m ccx.cli bench native --budget 0.2 --guard 1.0
 
 bench: venv ## native hot paths vs pure Python (table); see `ccx bench --help`
 	$(PY) -m ccx.cli bench native
