@@ -47,22 +47,22 @@ class StatusApplier:
         self._owners: LoadingCache[str, str | None] = LoadingCache(self._owner, owner_ttl_s)
         self._wabas: LoadingCache[str, list[str]] = LoadingCache(self._tenants_of_waba, owner_ttl_s)
 
-    async def _owner(self, phone_number_id: str) -> str | None:
+    async def _tenants_with_sender(self, query: Document) -> list[str]:
         # One read per tenant on a miss, then cached: fine for hundreds of tenants; a platform
         # index of numbers would replace it beyond that.
-        for tenant in await self.tenants.list():
-            senders = self.mongo[tenant_db(tenant.id)][SENDERS]
-            if await senders.find_one({"_id": phone_number_id}, {"_id": 1}) is not None:
-                return tenant.id
-        return None
-
-    async def _tenants_of_waba(self, waba_id: str) -> list[str]:
         found = []
         for tenant in await self.tenants.list():
             senders = self.mongo[tenant_db(tenant.id)][SENDERS]
-            if await senders.find_one({"waba_id": waba_id}, {"_id": 1}) is not None:
+            if await senders.find_one(query, {"_id": 1}) is not None:
                 found.append(tenant.id)
         return found
+
+    async def _owner(self, phone_number_id: str) -> str | None:
+        owners = await self._tenants_with_sender({"_id": phone_number_id})
+        return owners[0] if owners else None
+
+    async def _tenants_of_waba(self, waba_id: str) -> list[str]:
+        return await self._tenants_with_sender({"waba_id": waba_id})
 
     async def apply_template(self, update: TemplateUpdate) -> int:
         """Set the template's status in the registry of every tenant with a number of its

@@ -365,14 +365,6 @@ class DeliveryRepository:
         self.deliveries = db[WEBHOOK_DELIVERIES]
         self.streams = db[WEBHOOK_STREAMS]
 
-    async def stream_seq(self, message_id: str, endpoint_id: str) -> int:
-        """The last seq handled for this message and endpoint (0: none yet)."""
-        doc = await self.streams.find_one({"_id": stream_id(message_id, endpoint_id)})
-        return int(doc["seq"]) if doc else 0
-
-    async def advance(self, message_id: str, endpoint_id: str, seq: int) -> None:
-        await self.save_stream(message_id, endpoint_id, Stream(seq))
-
     async def stream(self, message_id: str, endpoint_id: str) -> Stream:
         doc = await self.streams.find_one({"_id": stream_id(message_id, endpoint_id)})
         if doc is None:
