@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 import ccx
+from ccx.bench import plot
 from ccx.bench.oha import (
     OHA_VERSION,
     LoadSpec,
@@ -419,6 +420,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", help="report path (default bench/results/ingest-<date>.json)")
+    parser.add_argument("--plot", action="store_true", help="also write PNG charts beside it")
 
 
 def options(args: argparse.Namespace) -> IngestOptions:
@@ -445,8 +447,10 @@ def main(args: argparse.Namespace, checkout: Path | None) -> int:
     """`ccx bench ingest` (argv already parsed by ccx.bench.cli)."""
     try:
         opts = options(args)
+        if args.plot:
+            plot.require()
         report = run(opts, checkout, quiet=args.json)
-    except (ValueError, SetupError) as exc:
+    except (ValueError, SetupError, plot.PlotError) as exc:
         print(f"ccx bench ingest: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else None
@@ -461,5 +465,8 @@ def main(args: argparse.Namespace, checkout: Path | None) -> int:
         print(render_table(report))
         if out is not None:
             print(f"report: {out}")
+    if args.plot:
+        results_dir = checkout / "bench" / "results" if checkout is not None else Path.cwd()
+        plot.write_run_charts(report, out, results_dir, sys.stderr if args.json else sys.stdout)
     failed = [t for t, r in report["results"].items() if r.get("setup_error")]
     return 1 if failed else 0

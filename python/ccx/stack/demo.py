@@ -79,10 +79,16 @@ def messages(per_priority: int) -> list[dict[str, Any]]:
 
 
 class Receiver:
-    """A client's webhook endpoint on loopback that checks every signature and prints."""
+    """A client's webhook endpoint on loopback that checks every signature; it prints each
+    event through `say` and hands it, with its arrival time, to `on_event`."""
 
-    def __init__(self, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        say: Callable[[str], None] | None,
+        on_event: Callable[[dict[str, Any], float], None] | None = None,
+    ) -> None:
         self.say = say
+        self.on_event = on_event
         self.signer: WebhookSigner | None = None  # set once the endpoint's secret is known
         self.events: list[dict[str, Any]] = []
         self.rejected = 0
@@ -90,6 +96,7 @@ class Receiver:
         self.url = ""
 
     async def start(self, port: int) -> None:
+        """Listen on 127.0.0.1:`port` (0: any free port; `url` says which)."""
         app = web.Application()
         app.router.add_post("/webhooks", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -108,6 +115,7 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        received = time.time()
         headers = request.headers
         ok = self.signer is not None and self.signer.verify(
             headers.get("webhook-id", ""),
@@ -117,12 +125,18 @@ class Receiver:
         )
         if not ok:
             self.rejected += 1
-            self.say("receiver: REFUSED a webhook with a bad signature")
+            if self.say:
+                self.say("receiver: REFUSED a webhook with a bad signature")
             return web.Response(status=401)
         event = orjson.loads(body)
         self.events.append(event)
-        data = event["data"]
-        self.say(f"receiver: verified {event['type']:<22} {data['message_id']} seq {data['seq']}")
+        if self.on_event:
+            self.on_event(event, received)
+        if self.say:
+            data = event["data"]
+            self.say(
+                f"receiver: verified {event['type']:<22} {data['message_id']} seq {data['seq']}"
+            )
         return web.Response(status=204)
 
 
