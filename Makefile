@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup venv build services services-stop services-status lint lint-python lint-rust \
-        stubtest test test-rust test-python test-unit test-integration bench bench-ingest oha up
+        stubtest test test-rust test-python test-unit test-integration bench bench-ingest bench-pipeline bench-guard oha up
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -69,8 +69,13 @@ up: setup services ## THE main job: the whole pipeline supervised (`ccx up`), a 
 down: venv ## stop a running `make up` / `ccx up`
 	$(PY) -m ccx.cli down
 
-bench-guard: venv ## quick regression guard (about 10 s): fails when a native hot path is slower than its Python reference
+bench-guard: venv ## quick regression guard (about 40 s): a native hot path slower than Python, or the pipeline at 5 msg/s with a webhook p99 over 8 s, fails
 	$(PY) -m ccx.cli bench native --budget 0.2 --guard 1.0
+	$(PY) -m ccx.cli bench pipeline --rates 5 --duration 4 --warmup 1 --baseline-messages 20 \
+		--stop-p99-ms 8000 --quiet --out var/bench-guard/pipeline.json
+
+bench-pipeline: venv ## end to end at rising rates (202 → sent → client webhook), JSON and charts in bench/results
+	$(PY) -m ccx.cli bench pipeline --plot
 
 bench: venv ## native hot paths vs pure Python (table); see `ccx bench --help`
 	$(PY) -m ccx.cli bench native

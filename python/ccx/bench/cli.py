@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 import ccx
+from ccx.bench.progress import Progress
 
 NATIVE_TARGET = 2.0  # every headline native path should be at least this many times faster
 
@@ -63,12 +64,15 @@ def run_native(args: argparse.Namespace) -> int:
 
     paths = tuple(args.paths) if args.paths else PATHS
 
-    def progress(case: Any) -> None:
-        if not args.json:
-            print(f"  measuring {case.path}: {case.name} …", file=sys.stderr, flush=True)
-
     cases = list(all_cases(paths))
+    bar = Progress("measuring", len(cases), enabled=not args.json)
+    done = iter(range(len(cases)))
+
+    def progress(case: Any) -> None:
+        bar.update(next(done), f"{case.path}: {case.name[:40]}")
+
     results = run_all(cases, budget_s=args.budget, progress=progress)
+    bar.close(f"{len(cases)} cases")
     if args.guard:
         results = remeasure_below(cases, results, args.guard, args.budget)
     summary = {}

@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import importlib.metadata
 import logging
+import os
 import platform
 import sys
 import time
@@ -35,11 +36,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 
 import ccx
 from ccx.bench import plot, stack
+from ccx.bench.cpu import CpuMeter, service_pids
 from ccx.bench.ingest import machine
 from ccx.bench.progress import Progress
 from ccx.config import load_settings
@@ -286,9 +289,9 @@ class Run:
         rate = self.opts.rates[0]
         count = self.opts.baseline_messages
         url = f"{self.sandbox}/v23.0/{SENDER}/messages"
-        headers = {"authorization": "Bearer sandbox"}
+        headers = {"authorization": "Bearer sandbox", "content-type": "application/json"}
         latencies: list[float] = []
-        async with httpx.AsyncClient(headers=headers, trust_env=False, timeout=10) as client:
+        async with self.session(headers) as client:
 
             async def one(i: int, due: float) -> None:
                 body = {
@@ -297,9 +300,10 @@ class Run:
                     "type": "text",
                     "text": {"body": "baseline"},
                 }
-                reply = await client.post(url, json=body)
-                if reply.status_code == 200:
-                    latencies.append((time.perf_counter() - due) * 1000)
+                async with client.post(url, data=orjson.dumps(body)) as reply:
+                    await reply.read()
+                    if reply.status == 200:
+                        latencies.append((time.perf_counter() - due) * 1000)
 
             start = time.perf_counter()
             tasks = []
@@ -310,21 +314,34 @@ class Run:
             await asyncio.gather(*tasks)
         return {"rate": rate, "sends": count, "ok": len(latencies), "latency_ms": spread(latencies)}
 
+    def session(self, headers: dict[str, str]) -> aiohttp.ClientSession:
+        """The load's HTTP client: aiohttp, which costs a twentieth of httpx's CPU per
+        request (bench/dispatch/http_client.py); this client shares the cores it measures."""
+        return aiohttp.ClientSession(
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=self.opts.connections),
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
+
     async def offer(
-        self, client: httpx.AsyncClient, rate: int, first: int, seconds: float
+        self, client: aiohttp.ClientSession, rate: int, first: int, seconds: float
     ) -> list[Offer]:
         """`rate` requests a second for `seconds`, each at its due time."""
         count = int(rate * seconds)
         progress = Progress(f"  {rate:>5}/s offer", count, enabled=not self.quiet)
 
+        url = f"{self.api}/v1/messages"
+
         async def one(i: int, due_perf: float, due_wall: float) -> Offer:
             try:
-                reply = await client.post("/v1/messages", content=text_message(first + i))
-            except httpx.HTTPError:
+                async with client.post(url, data=text_message(first + i)) as reply:
+                    body = await reply.read()
+                    status = reply.status
+            except (aiohttp.ClientError, TimeoutError):
                 return Offer(due_wall, (time.perf_counter() - due_perf) * 1000, None, 0)
             accept_ms = (time.perf_counter() - due_perf) * 1000
-            message_id = reply.json().get("id") if reply.status_code == 202 else None
-            return Offer(due_wall, accept_ms, message_id, reply.status_code)
+            message_id = orjson.loads(body).get("id") if status == 202 else None
+            return Offer(due_wall, accept_ms, message_id, status)
 
         start_perf, start_wall = time.perf_counter(), time.time()
         tasks = []
@@ -352,14 +369,19 @@ class Run:
         done = sum(1 for i in ids if i in self.ledger.hooked_at)
         progress.close(f"{done}/{len(ids)} message.sent webhooks")
 
+    def meter(self) -> CpuMeter:
+        """CPU of the stack's processes, the services and this client with its receiver."""
+        pids = {c.name: c.proc.pid for c in self.supervisor.children if c.proc is not None}
+        return CpuMeter({**pids, **service_pids(), "bench client": os.getpid()})
+
     async def ramp(self, token: str) -> dict[str, Any]:
         await self.receiver.start(0)
-        limits = httpx.Limits(max_connections=self.opts.connections)
         headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
         async with httpx.AsyncClient(
-            base_url=self.api, headers=headers, limits=limits, timeout=30, trust_env=False
-        ) as client:
-            await self.prepare(client)
+            base_url=self.api, headers=headers, timeout=30, trust_env=False
+        ) as admin:
+            await self.prepare(admin)
+        async with self.session(headers) as client:
             self.say(f"baseline: {self.opts.baseline_messages} sends straight to the sandbox")
             baseline = await self.baseline()
             first = 0
@@ -375,11 +397,23 @@ class Run:
             for rate in self.opts.rates:
                 self.say(f"{rate} msg/s for {self.opts.duration_s:g} s")
                 step_start = time.time() - start
+                meter = self.meter()
+                meter.start()
+                began = time.monotonic()
                 offers = await self.offer(client, rate, first, self.opts.duration_s)
                 first += len(offers)
                 await self.drain(offers)
+                # over the offer and its drain; the delivered and read webhooks of a step
+                # spill into the next one, as the last step's do into the final second
+                cpu, wall = meter.stop(), time.monotonic() - began
                 every += offers
                 step = step_report(rate, self.opts.duration_s, step_start, offers, self.ledger)
+                step["cpu_s"] = cpu
+                step["cpu_busy"] = round(sum(cpu.values()) / (wall * (os.cpu_count() or 1)), 2)
+                step["cpu_ms_per_message"] = {
+                    name: round(seconds * 1000 / max(1, step["accepted"]), 2)
+                    for name, seconds in cpu.items()
+                }
                 steps.append(step)
                 if any(not child.alive for child in self.supervisor.children):
                     stopped = "a process of the stack died; see its log"

@@ -24,7 +24,7 @@ from ccx.store.mongo import Document
 from ccx.store.names import NUMBER_ERRORS, SENDERS, tenant_db
 from ccx.store.templates import TemplateRepository
 from ccx.store.tenants import TenantRepository
-from ccx.store.transitions import Transitions
+from ccx.store.transitions import Change, Transitions
 from ccx.telemetry import metrics
 
 
@@ -126,23 +126,40 @@ class StatusApplier:
             touched.append((tenant, message.id))
         status = Status(update.status)
         moves = Transitions(repo)
-        for step in implied(status):
-            # Meta's `delivered` may never come, or come after `read`: the steps a status
-            # implies are recorded first, so the history (and the client's webhooks) always
-            # read sent → delivered → read. Each is a no-op once the message is past it.
-            fields = {"wamid": update.wamid, "lease": None, f"{step}_at": update.at.astimezone(UTC)}
-            await moves.transition(
-                message.id,
-                sources(step),
+        # Meta's `delivered` may never come, or come after `read`: the steps a status implies
+        # are recorded first, so the history (and the client's webhooks) always read
+        # sent → delivered → read. Steps the message is already past are skipped.
+        steps = [
+            (
                 step,
-                message.trace_id,
-                event_fields={"implied_by": update.status},
-                **fields,
+                {"wamid": update.wamid, "lease": None, f"{step}_at": update.at.astimezone(UTC)},
+                {"implied_by": update.status},
             )
-        moved = await moves.transition(
-            message.id, sources(status), status, message.trace_id, **fields_of(update, message)
-        )
-        return Result.APPLIED if moved is not None else Result.STALE
+            for step in implied(status)
+        ]
+        steps.append((status, fields_of(update, message), {}))
+        state, seq, _ = await moves.current_state(message)
+        applied = False
+        for i, (step, fields, event_fields) in enumerate(steps):
+            if state not in sources(step):
+                continue
+            change = Change(message.id, seq, state, step, message.trace_id, fields, event_fields)
+            if (await moves.apply([change]))[0]:
+                state, seq, applied = step, seq + 1, step == status
+                continue
+            # Another actor moved it meanwhile: the rest the careful way (re-read each time).
+            for later, later_fields, later_event_fields in steps[i:]:
+                moved = await moves.transition(
+                    message.id,
+                    sources(later),
+                    later,
+                    message.trace_id,
+                    event_fields=later_event_fields,
+                    **later_fields,
+                )
+                applied = moved is not None and later == status
+            break
+        return Result.APPLIED if applied else Result.STALE
 
 
 def fields_of(update: StatusUpdate, message: Message) -> dict[str, Any]:

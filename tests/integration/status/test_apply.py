@@ -117,6 +117,38 @@ async def test_duplicates_and_late_lower_statuses_change_nothing(
     ]
 
 
+async def test_a_message_moved_after_the_walk_is_moved_on_its_true_state(
+    mongo: AsyncMongoClient[Document],
+    settings: Settings,
+    repo: MessageRepository,
+    number: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The walk saw `sent`, but `delivered` was recorded before the applier's insert: the
+    insert loses, and the rest is applied on the true state (no second `delivered`)."""
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.DELIVERED, wamid="wamid.A")
+    true_walk = Transitions.current_state
+    walks = 0
+
+    async def first_walk_stale(
+        self: Transitions, found: Message
+    ) -> tuple[Status, int, Document | None]:
+        nonlocal walks
+        walks += 1
+        if walks == 1:
+            return Status.SENT, message.seq - 1, None
+        return await true_walk(self, found)
+
+    monkeypatch.setattr(Transitions, "current_state", first_walk_stale)
+    assert await applier.apply(update(number, "read", message)) is Result.APPLIED
+    assert walks > 1  # the careful path ran
+    done = await repo.get(message.id)
+    assert done is not None
+    assert done.status is Status.READ
+    assert [e["to"] for e in await repo.history(done)][-3:] == ["sent", "delivered", "read"]
+
+
 async def test_found_by_wamid_without_an_opaque_reference(
     mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
 ) -> None:
