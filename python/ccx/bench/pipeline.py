@@ -3,18 +3,18 @@
 A stack of its own (the Meta sandbox answering after `--meta-latency`, `ccx serve`, one
 `ccx worker`) and a signature-checking webhook receiver in this process. For each rate in
 `--rates`, text messages are posted open loop (each at its due time, answered or not) for
-`--duration` seconds, then the run waits for their `message.sent` webhooks. Per message,
-counted from the moment its request was due:
+`--duration` seconds, then the run waits for their `message.sent` webhooks. Per message:
 
-- **accept**: the 202;
-- **sent**: the `sent` state recorded (the event's time, carried in the webhook), from Meta's
-  answer or its `sent` callback, whichever came first;
-- **webhook**: the `message.sent` webhook received by the client.
+- **accept**: from the moment its request was due to the 202;
+- **sent**: from the 202 to the `sent` state recorded (the event's time, carried in the
+  webhook), from Meta's answer or its `sent` callback, whichever came first;
+- **webhook**: from the 202 to the `message.sent` webhook received by the client;
+- **end_to_end**: from the request's due time to that webhook.
 
 The baseline, measured in the same run, is a client posting straight to the sandbox (no
 gateway) at the first rate. A client calling Meta itself learns a message is sent when the
-answer comes back; through ccx, when the webhook does: `webhook p50 − baseline p50` is what
-the gateway adds.
+answer comes back; through ccx, when the webhook does: `end_to_end p50 − baseline p50` is
+what the gateway adds.
 The ramp stops early when a step leaves messages without their webhook after `--drain`
 seconds or its webhook p99 exceeds `--stop-p99-ms`.
 """
@@ -130,14 +130,14 @@ def step_report(
 ) -> dict[str, Any]:
     """One rate's figures from its offers and what the receiver recorded."""
     ok = [o for o in offers if o.message_id is not None]
-    sent_ms = [
-        (ledger.sent_at[o.message_id] - o.due) * 1000 for o in ok if o.message_id in ledger.sent_at
-    ]
-    hook_ms = [
-        (ledger.hooked_at[o.message_id] - o.due) * 1000
-        for o in ok
-        if o.message_id in ledger.hooked_at
-    ]
+    sent_ms, hook_ms, end_ms = [], [], []
+    for o in ok:
+        answered = o.due + o.accept_ms / 1000  # when the client had its 202
+        if o.message_id in ledger.sent_at:
+            sent_ms.append((ledger.sent_at[o.message_id] - answered) * 1000)
+        if o.message_id in ledger.hooked_at:
+            hook_ms.append((ledger.hooked_at[o.message_id] - answered) * 1000)
+            end_ms.append((ledger.hooked_at[o.message_id] - o.due) * 1000)
     return {
         "rate": rate,
         "start_s": round(start_s, 2),
@@ -151,6 +151,7 @@ def step_report(
             "accept": spread([o.accept_ms for o in ok]),
             "sent": spread(sent_ms),
             "webhook": spread(hook_ms),
+            "end_to_end": spread(end_ms),  # request due → webhook: compare with the baseline
         },
         "throughput": {
             "accepted_per_s": round(len(ok) / duration_s, 1),
@@ -203,7 +204,7 @@ def summarize(
     best = max(kept_up, key=lambda s: s["rate"], default=None)
     if best is None:
         return {"sustained_rate": None}
-    hook_p50 = best["latency_ms"]["webhook"]["p50"]
+    hook_p50 = best["latency_ms"]["end_to_end"]["p50"]
     direct_p50 = baseline["latency_ms"]["p50"]
     return {
         "sustained_rate": best["rate"],
@@ -212,6 +213,7 @@ def summarize(
         "sent_p99_ms": best["latency_ms"]["sent"]["p99"],
         "webhook_p50_ms": best["latency_ms"]["webhook"]["p50"],
         "webhook_p99_ms": best["latency_ms"]["webhook"]["p99"],
+        "end_to_end_p50_ms": hook_p50,
         "baseline_direct_p50_ms": direct_p50,
         # a client calling Meta itself knows a message is sent when the answer comes back;
         # through ccx, when the `message.sent` webhook does
