@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from ccx.bench import plot
 from ccx.bench.oha import parse_duration
 from ccx.bench.stack import SetupError
 from ccx.config import load_settings
@@ -75,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the run's messages and queues (default: deleted once counted)",
     )
+    p.add_argument("--plot", action="store_true", help="also write a PNG chart beside the JSON")
     p = sub.add_parser("clean", help="remove every loadtest tenant (with the stack down)")
     p.add_argument("--host", default="http://127.0.0.1:8000", help="the API that must be down")
     return top
@@ -128,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "clean":
         return clean(args.host.rstrip("/"))
     opts = options(args)
+    if args.plot:
+        try:
+            plot.require()  # before the run, not after it
+        except plot.PlotError as exc:
+            print(f"loadtest: {exc}", file=sys.stderr)
+            return 2
     try:
         report = run(opts, say=lambda text: print(text, file=sys.stderr, flush=True))
     except (SetupError, RuntimeError) as exc:
@@ -137,4 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     opts.out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     print(render_table(report))
     print(f"results: {opts.out}")
+    if args.plot:
+        plot.write_run_charts(report, opts.out, opts.out.parent, sys.stdout)
     return 1 if report["totals"]["failures"] or report["failures"] else 0

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import orjson
 import pytest
 from loadtest import cli, tenants
 from loadtest.cli import default_out, list_scenarios, main, options, parser
-from loadtest.runner import RunOptions
+from loadtest.runner import ROOT, RunOptions
 from loadtest.scenarios import SCENARIOS
 
 
@@ -107,3 +108,18 @@ def test_clean_drops_the_loadtest_tenants_once_the_stack_is_down(
     assert not cli.api_answers("http://127.0.0.1:9")  # the discard port: nothing listens
     assert main(["clean", "--host", "http://127.0.0.1:9"]) == 0
     assert "removed 1 tenant(s) lt-otp-1" in capsys.readouterr().out
+
+
+def test_plot_draws_the_run_beside_its_results(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    source = ROOT / "bench" / "results" / "loadtest-otp-2026-11-29.json"
+    report = orjson.loads(source.read_bytes())
+    monkeypatch.setattr(cli, "run", lambda opts, say: report)
+    out = tmp_path / "otp.json"
+    assert cli.main(["run", "otp", "--out", str(out), "--plot"]) == 0
+    assert orjson.loads(out.read_bytes()) == report
+    png = tmp_path / "otp-requests.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"chart: {png}" in capsys.readouterr().out
