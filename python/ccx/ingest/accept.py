@@ -352,6 +352,7 @@ class GroupCommitter:
             except Exception as exc:
                 log.warning("message insert failed for %s: %r", tenant, exc)
                 error = _mongo_down(exc)
+                written = await self._landed(repo, [p.message.id for p in items])
             failed = [p for p in items if p.message.id not in written]
             if failed:
                 await self._release(tenant, failed)
@@ -363,6 +364,26 @@ class GroupCommitter:
         for pending in inserted:
             self._unconfirmed[pending.message.id] = (pending.item.tenant, pending.message)
         return inserted
+
+    async def _landed(self, repo: MessageRepository, ids: list[str]) -> set[str]:
+        """After an insert that failed without saying what it wrote (a timeout: the write
+        may land after it): the messages that are stored, accepted like any other; the rest
+        are refused. Refusing a stored message would let the relay or the sweeper send it
+        while the client, told 503, sends it again. When the store cannot tell, the messages
+        are deleted so the refusal holds."""
+        try:
+            return await repo.existing(ids)
+        except Exception as exc:
+            log.warning("could not check which messages the failed insert wrote: %r", exc)
+        try:
+            await repo.discard(ids)
+        except Exception as exc:
+            log.error(
+                "messages %s may be stored although refused (check nor delete answered): %r",
+                ids,
+                exc,
+            )
+        return set()
 
     async def _release(self, tenant: str, failed: list[_Pending]) -> None:
         """Give back the keys of messages that were not written (best effort: with MongoDB

@@ -256,6 +256,15 @@ class MessageRepository:
         """Insert new messages in one unordered batch; duplicates (by id) are reported per item."""
         return await insert_unordered(self.messages, [to_document(m) for m in messages])
 
+    async def existing(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of these ids are stored."""
+        found = self.messages.find({"_id": {"$in": list(message_ids)}}, {"_id": 1})
+        return {str(doc["_id"]) async for doc in found}
+
+    async def discard(self, message_ids: Sequence[str]) -> None:
+        """Delete these messages (those an insert may have written although it failed)."""
+        await self.messages.delete_many({"_id": {"$in": list(message_ids)}})
+
     async def get(self, message_id: str) -> Message | None:
         doc = await self.messages.find_one({"_id": message_id})
         return from_document(doc) if doc else None

@@ -133,3 +133,16 @@ async def test_a_repair_never_leaves_an_older_state_over_a_newer_one(
     assert stored is not None
     assert (stored.status, stored.seq) == (Status.SENT, 3)
     assert loser.walks >= 2
+
+
+async def test_existing_and_discard_answer_for_a_batch_of_ids(
+    mongo: AsyncMongoClient[Document], tenant: str
+) -> None:
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    stored = [_message(now_ms()) for _ in range(3)]
+    await repo.insert_many(stored)
+    never = new_message_id()
+    ids = [m.id for m in stored]
+    assert await repo.existing([*ids, never]) == set(ids)
+    await repo.discard([ids[0], never])
+    assert await repo.existing([*ids, never]) == set(ids[1:])

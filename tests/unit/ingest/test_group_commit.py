@@ -23,13 +23,32 @@ REQUEST = {"to": "+5511999998888", "type": "text", "text": {"body": "hi"}, "prio
 class FakeStore:
     inserts: list[list[str]] = field(default_factory=list)
     fail: bool = False
+    #: the insert writes, then times out (the answer is lost, not the write)
+    lands_then_times_out: bool = False
+    #: the check of what landed fails too
+    blind: bool = False
+    stored: set[str] = field(default_factory=set)
+    discarded: list[str] = field(default_factory=list)
     db: Any = None
 
     async def insert_many(self, messages: list[Message]) -> InsertOutcome:
+        if self.lands_then_times_out:
+            self.stored.update(m.id for m in messages)
+            raise TimeoutError("socket timed out")
         if self.fail:
             raise ConnectionError("mongo down")
         self.inserts.append([m.id for m in messages])
+        self.stored.update(m.id for m in messages)
         return InsertOutcome([m.id for m in messages], [], {})
+
+    async def existing(self, ids: list[str]) -> set[str]:
+        if self.blind:
+            raise ConnectionError("mongo down")
+        return self.stored & set(ids)
+
+    async def discard(self, ids: list[str]) -> None:
+        self.discarded += ids
+        self.stored -= set(ids)
 
     async def append_events(self, events: list[Any]) -> InsertOutcome:
         return InsertOutcome([], [], {})
@@ -146,6 +165,27 @@ async def test_store_down_gives_the_keys_back_and_publishes_nothing() -> None:
     with pytest.raises(DependencyUnavailable) as caught:
         await committer.submit(AcceptItem("acme", REQUEST, idempotency_key="k"))
     assert caught.value.dependency == "mongodb"
+    assert idem.released == ["k"]
+    assert publisher.batches == []
+
+
+async def test_an_insert_that_landed_before_its_timeout_is_accepted_and_published() -> None:
+    committer, stores, idem, publisher = _committer()
+    stores["acme"] = FakeStore(lands_then_times_out=True)
+    accepted = await committer.submit(AcceptItem("acme", REQUEST, idempotency_key="k"))
+    await committer.close()
+    assert accepted.id in stores["acme"].stored
+    assert idem.released == []  # the key stays with the stored message
+    assert [[d.message_id for d in b] for b in publisher.batches] == [[accepted.id]]
+
+
+async def test_an_insert_nobody_can_account_for_is_undone_and_refused() -> None:
+    committer, stores, idem, publisher = _committer()
+    stores["acme"] = FakeStore(lands_then_times_out=True, blind=True)
+    with pytest.raises(DependencyUnavailable):
+        await committer.submit(AcceptItem("acme", REQUEST, idempotency_key="k"))
+    assert stores["acme"].stored == set()  # deleted: the 503 is true
+    assert len(stores["acme"].discarded) == 1
     assert idem.released == ["k"]
     assert publisher.batches == []
 
