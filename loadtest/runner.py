@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ccx.bench.ingest import machine, versions
+from ccx.bench.ingest import machine, package_versions, versions
 from ccx.bench.stack import SetupError, ensure_services
 from ccx.config import load_settings
 from loadtest import probe, results, sandbox, tenants
@@ -115,12 +114,7 @@ def run_locust(opts: RunOptions, context: RunContext) -> dict[str, Any]:
 def load_versions(services: dict[str, str]) -> dict[str, Any]:
     found = versions(None, services)
     found.pop("oha", None)
-    for name in LOAD_PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+    return {**found, **package_versions(LOAD_PACKAGES)}
 
 
 def run(opts: RunOptions, say: Callable[[str], None] = print) -> dict[str, Any]:

@@ -41,6 +41,7 @@ import orjson
 
 from bench.dispatch.http_client import ROOT, TOKEN, start_sandbox
 from ccx.admin.cli import create_tenant
+from ccx.bench.cpu import cpu_seconds, service_pids
 from ccx.cache import redis as cache
 from ccx.config import load_settings
 from ccx.dispatch.meta_client import MetaClient
@@ -109,18 +110,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def ferretdb_pid() -> int | None:
-    found = subprocess.run(["pgrep", "-x", "ferretdb"], capture_output=True, text=True)
-    pids = found.stdout.split()
-    return int(pids[0]) if len(pids) == 1 else None
-
-
 async def ledger_count(admin: httpx.AsyncClient) -> int:
     reply = await admin.get("/ledger", params={"entries": "0"})
     return int(reply.json()["count"])
@@ -169,7 +158,7 @@ async def throughput(bench: Bench) -> dict[str, Any]:
 
     await bench.poll(any_sent, seconds=60, every=0.01)
     first_send = time.perf_counter()
-    store_pid = ferretdb_pid()
+    store_pid = service_pids().get("ferretdb")
     worker_cpu = cpu_seconds(bench.worker.pid)
     store_cpu = cpu_seconds(store_pid) if store_pid else 0.0
     messages = bench.db["messages"]

@@ -129,24 +129,24 @@ def run_plot(args: argparse.Namespace) -> int:
     return plot.main(args)
 
 
+def _checkout() -> Path | None:
+    """The checkout when there is one (its scripts and bench/results), else None."""
+    try:
+        return find_checkout()
+    except SystemExit:
+        return None
+
+
 def run_ingest(args: argparse.Namespace) -> int:
     from ccx.bench import ingest
 
-    try:
-        checkout: Path | None = find_checkout()
-    except SystemExit:
-        checkout = None
-    return ingest.main(args, checkout)
+    return ingest.main(args, _checkout())
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
     from ccx.bench import pipeline
 
-    try:
-        checkout: Path | None = find_checkout()
-    except SystemExit:
-        checkout = None
-    return pipeline.main(args, checkout)
+    return pipeline.main(args, _checkout())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,19 +168,25 @@ def machine() -> dict[str, Any]:
     }
 
 
-def versions(oha: Path | None, services: dict[str, str]) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "ccx": ccx.__version__,
-        "python": platform.python_version(),
-        "oha": oha_version(oha) if oha else None,
-    }
-    for name in PACKAGES:
+def package_versions(names: Iterable[str]) -> dict[str, str | None]:
+    """The installed version of each distribution (None when it is not installed)."""
+    found: dict[str, str | None] = {}
+    for name in names:
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             found[name] = None
-    found["services"] = services
     return found
+
+
+def versions(oha: Path | None, services: dict[str, str]) -> dict[str, Any]:
+    return {
+        "ccx": ccx.__version__,
+        "python": platform.python_version(),
+        "oha": oha_version(oha) if oha else None,
+        **package_versions(PACKAGES),
+        "services": services,
+    }
 
 
 @dataclass

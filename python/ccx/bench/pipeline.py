@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
-import importlib.metadata
 import logging
 import os
 import platform
@@ -43,9 +41,10 @@ import orjson
 import ccx
 from ccx.bench import plot, stack
 from ccx.bench.cpu import CpuMeter, service_pids
-from ccx.bench.ingest import machine
+from ccx.bench.ingest import machine, package_versions
 from ccx.bench.progress import Progress
 from ccx.config import load_settings
+from ccx.stack.cli import wait_ready
 from ccx.stack.demo import Receiver
 from ccx.stack.supervisor import Supervisor
 
@@ -269,18 +268,10 @@ class Run:
         self.supervisor.start("serve", [*exe, "serve", "--port", str(self.api_port)])
         self.supervisor.start("worker", [*exe, "worker", "--tenant", TENANT, "--metrics-port", "0"])
         for url in (f"{self.sandbox}/_admin/health", f"{self.api}/readyz"):
-            self._wait_ready(url)
-
-    def _wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                    return
-            if any(not child.alive for child in self.supervisor.children):
-                break
-            time.sleep(0.2)
-        raise stack.SetupError(f"{url} not ready; logs in {self.supervisor.log_dir}")
+            try:
+                wait_ready(url, 60.0, self.supervisor)
+            except RuntimeError as exc:
+                raise stack.SetupError(str(exc)) from exc
 
     async def prepare(self, client: httpx.AsyncClient) -> None:
         """The sender (tier 1000) and a webhook endpoint for the receiver."""
@@ -444,14 +435,12 @@ class Run:
 
 
 def versions(services: dict[str, str]) -> dict[str, Any]:
-    found: dict[str, Any] = {"ccx": ccx.__version__, "python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    found["services"] = services
-    return found
+    return {
+        "ccx": ccx.__version__,
+        "python": platform.python_version(),
+        **package_versions(PACKAGES),
+        "services": services,
+    }
 
 
 def run(opts: PipelineOptions, checkout: Path | None, quiet: bool = False) -> dict[str, Any]:
