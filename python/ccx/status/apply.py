@@ -5,10 +5,19 @@ send, a lookup by `_id`), else by wamid. Its tenant is the owner of the callback
 `phone_number_id` (cached). The move itself is a fenced transition (`ccx.store.transitions`):
 a duplicate, a late lower status or a race with the worker's own outcome write leaves
 exactly one recorded change.
+
+A callback that overtakes the worker's outcome (Meta's `sent` before its send answer was
+recorded) finds the outcome's event with its projection still to come. The projection is an
+update by `_id` alone, so it can land after this callback's newer one and leave the message
+document a step behind its events. Such a callback checks the message again `settle_s` later
+and repairs a projection left behind (one read when nothing was wrong).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,6 +36,8 @@ from ccx.store.tenants import TenantRepository
 from ccx.store.transitions import Change, Transitions
 from ccx.telemetry import metrics
 
+log = logging.getLogger(__name__)
+
 
 class Result(StrEnum):
     APPLIED = "applied"
@@ -40,9 +51,18 @@ class StatusApplier:
     """Applies status updates to the messages of whichever tenant owns their number."""
 
     def __init__(
-        self, mongo: AsyncMongoClient[Document], platform_db: str, owner_ttl_s: float = 60.0
+        self,
+        mongo: AsyncMongoClient[Document],
+        platform_db: str,
+        owner_ttl_s: float = 60.0,
+        settle_s: float = 2.0,
     ) -> None:
         self.mongo = mongo
+        #: How long after a callback that overtook another writer's projection its message
+        #: is checked for a projection that landed late (see the module doc).
+        self.settle_s = settle_s
+        self._settling: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
         self.tenants = TenantRepository(mongo, platform_db)
         self._owners: LoadingCache[str, str | None] = LoadingCache(self._owner, owner_ttl_s)
         self._wabas: LoadingCache[str, list[str]] = LoadingCache(self._tenants_of_waba, owner_ttl_s)
@@ -139,6 +159,8 @@ class StatusApplier:
         ]
         steps.append((status, fields_of(update, message), {}))
         state, seq, _ = await moves.current_state(message)
+        if seq > message.seq:  # another writer's projection is still to land
+            self._settle_later(moves, message.id)
         applied = False
         for i, (step, fields, event_fields) in enumerate(steps):
             if state not in sources(step):
@@ -160,6 +182,32 @@ class StatusApplier:
                 applied = moved is not None and later == status
             break
         return Result.APPLIED if applied else Result.STALE
+
+    def _settle_later(self, moves: Transitions, message_id: str) -> None:
+        task = asyncio.ensure_future(self._settle(moves, message_id))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, moves: Transitions, message_id: str) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), self.settle_s)
+        try:
+            message = await moves.repo.get(message_id)
+            if message is None:
+                return
+            repaired = await moves.repair(message)
+        except Exception as exc:  # the message's next change repairs it as well
+            log.warning("projection check of %s failed: %r", message_id, exc)
+            return
+        if repaired.seq != message.seq:
+            metrics.status_projections_repaired_total.inc()
+            log.info("%s: a late projection was repaired to %s", message_id, repaired.status)
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Run the pending projection checks now (at shutdown), for at most `timeout_s`."""
+        self._closing.set()
+        if self._settling:
+            await asyncio.wait(set(self._settling), timeout=timeout_s)
 
 
 def fields_of(update: StatusUpdate, message: Message) -> dict[str, Any]:

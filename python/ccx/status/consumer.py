@@ -60,6 +60,7 @@ class StatusConsumer:
             with contextlib.suppress(Exception):
                 await self._channel.close()  # unacked callbacks go back to the queue
             self._channel = None
+        await self.applier.close()
         if self.notifier is not None and self.notifier.publisher is not None:
             with contextlib.suppress(Exception):
                 await self.notifier.publisher.close()

@@ -117,6 +117,11 @@ status_callback_lag_seconds = Histogram(
     "From a status's Meta timestamp to its being recorded.",
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
 )
+status_projections_repaired_total = Counter(
+    "ccx_status_projections_repaired_total",
+    "Message documents found behind their events after a callback overtook a worker's "
+    "outcome, and repaired.",
+)
 status_template_updates_total = Counter(
     "ccx_status_template_updates_total",
     "Template review statuses Meta reported (message_template_status_update), by status.",

@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from pymongo import AsyncMongoClient
 from sandbox_it import PNID, WABA_ID, SandboxProcess
 
@@ -127,6 +128,7 @@ async def test_the_breaker_opens_on_errors_and_closes_when_meta_recovers(
     assert (await ledger(sandbox))["count"] == 12
 
 
+@pytest.mark.parametrize("shared_number", [False, True], ids=["own-numbers", "shared-number"])
 async def test_a_marketing_batch_of_one_tenant_does_not_delay_another_tenants_otp(
     settings: Settings,
     sandbox: SandboxProcess,
@@ -134,9 +136,13 @@ async def test_a_marketing_batch_of_one_tenant_does_not_delay_another_tenants_ot
     mongo: AsyncMongoClient[Document],
     tenant: str,
     other_tenant: str,
+    shared_number: bool,
 ) -> None:
+    """With a number of its own the OTP passes the batch in the worker's queues, slots and
+    writes; sharing the batch's number it must also pass it in that number's pacing line."""
     keys = DataKeys.from_settings(settings.security)
-    bulk_number, otp_number = "200000000000001", "200000000000002"
+    bulk_number = "200000000000001"
+    otp_number = bulk_number if shared_number else "200000000000002"
     await SenderRepository(mongo[tenant_db(tenant)], keys, tenant).put(
         bulk_number, waba_id=WABA_ID, access_token="sandbox", is_default=True
     )  # tier 80: the batch takes about 20 s to go out
@@ -154,21 +160,23 @@ async def test_a_marketing_batch_of_one_tenant_does_not_delay_another_tenants_ot
             return int((await ledger(sandbox))["count"]) >= 50
 
         assert await eventually(flowing, timeout_s=30)
-        started = time.monotonic()
-        otp = await committer.submit(
-            AcceptItem(
-                other_tenant,
-                {"to": "+5511999998888", "type": "text", "text": {"body": "123456"}},
-                priority="critical",
+        latencies = []
+        for i, priority in enumerate(["critical", "high"]):
+            started = time.monotonic()
+            otp = await committer.submit(
+                AcceptItem(
+                    other_tenant,
+                    {"to": f"+551199999888{i}", "type": "text", "text": {"body": "123456"}},
+                    priority=priority,
+                )
             )
-        )
-        await wait_for(repo_b, [otp.id], {Status.SENT}, timeout_s=10, poll_s=0.02)
-        otp_latency = time.monotonic() - started
-        backlog = len(bulk) + 1 - (await ledger(sandbox))["count"]
+            await wait_for(repo_b, [otp.id], {Status.SENT}, timeout_s=10, poll_s=0.02)
+            latencies.append(time.monotonic() - started)
+        backlog = len(bulk) + 2 - (await ledger(sandbox))["count"]
     finally:
         await worker.close()
     assert backlog > 100, f"the batch was nearly done ({backlog} left): this proves nothing"
-    assert otp_latency < 1.0, f"OTP took {otp_latency:.3f} s behind the batch"
+    assert max(latencies) < 1.0, f"critical, high took {latencies} s behind the batch"
 
 
 def _worker_process(

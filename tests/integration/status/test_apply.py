@@ -3,6 +3,7 @@ lookup by opaque reference or wamid, precedence, duplicates, the worker race."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from ccx.ids import new_message_id
 from ccx.security import DataKeys
 from ccx.status.apply import Result, StatusApplier
 from ccx.status.callbacks import NumberError, StatusUpdate, TemplateUpdate
-from ccx.store.messages import Message, MessageRepository, Status
+from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import NUMBER_ERRORS, tenant_db
 from ccx.store.senders import SenderRepository
@@ -176,6 +177,43 @@ async def test_a_callback_that_beats_the_send_answer_wins_over_the_workers_outco
     done = await repo.get(message.id)
     assert done is not None
     assert done.status is Status.SENT
+
+
+async def test_a_worker_projection_landing_after_the_callbacks_is_repaired(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    """The worker recorded `sent`; Meta's `delivered` is applied before the worker's
+    projection lands, and that projection then overwrites the newer one: the callback's
+    check a moment later puts the document back on its events."""
+    applier = StatusApplier(mongo, settings.mongo.platform_db, settle_s=0.3)
+    message = await message_in(repo, Status.DISPATCHING)
+    moves = Transitions(repo)
+    outcome = Change(
+        message.id, message.seq, Status.DISPATCHING, Status.SENT, fields={"wamid": "wamid.A"}
+    )
+    at = now_ms()
+    assert await moves._record([outcome], at, "wk_test", False) == [True]  # event, no projection
+    assert await applier.apply(update(number, "delivered", message)) is Result.APPLIED
+    await moves._project([outcome], at)  # the worker's projection, late
+    stale = await repo.get(message.id)
+    assert stale is not None
+    assert (stale.status, stale.seq) == (Status.SENT, message.seq + 1)
+    await asyncio.sleep(0.6)
+    done = await repo.get(message.id)
+    assert done is not None
+    assert (done.status, done.seq) == (Status.DELIVERED, message.seq + 2)
+    assert done.wamid == "wamid.A"
+    await applier.close()
+
+
+async def test_a_callback_on_an_up_to_date_projection_checks_nothing_later(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    applier = StatusApplier(mongo, settings.mongo.platform_db, settle_s=0.3)
+    message = await message_in(repo, Status.SENT, wamid="wamid.A")
+    assert await applier.apply(update(number, "delivered", message)) is Result.APPLIED
+    assert not applier._settling
+    await applier.close()
 
 
 async def test_a_retrying_message_meta_did_send_is_not_retried(
