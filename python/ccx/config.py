@@ -273,6 +273,12 @@ class DispatchSettings:
         "Worker: message reads in flight at once; urgent messages are read first (a batch "
         "of thousands never queues an OTP's read behind its own).",
     )
+    project_claims: bool = setting(
+        False,
+        "Worker: also write `dispatching` onto the message document at each claim (one more "
+        "update per send). Off, the claim is its event only and the outcome's write projects "
+        "both: the document reads `queued` until the send's outcome is recorded.",
+    )
     metrics_port: int = setting(
         0, "Worker: port of its Prometheus /metrics on 127.0.0.1 (0: none)."
     )

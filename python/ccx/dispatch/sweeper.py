@@ -2,8 +2,11 @@
 
 - **Expired leases:** a message still `dispatching` after its lease ended belongs to a worker
   that died or hung after its claim. The request may have left, so it becomes `undetermined`
-  (never resent automatically). The change is fenced like any other: if the worker records
-  its outcome first, the sweeper's write loses and the projection is repaired instead.
+  (never resent automatically). A claim is only its event until its outcome is recorded (see
+  `ccx.dispatch.worker`); the document reads `dispatching` once the envelope of a dead worker,
+  redelivered, lost its claim and repaired it. The change is fenced like any other: if the
+  worker records its outcome first, the sweeper's write loses and the projection is repaired
+  instead.
 - **Lost retries:** a `retrying` or `reconciling` message whose next attempt is long overdue
   lost its delayed queue message (the worker died between recording the retry and publishing
   it): it is published again to its tier queue. A duplicate is harmless, its claim would lose.

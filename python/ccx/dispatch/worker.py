@@ -7,10 +7,16 @@ them) is the unit of work. Each of its messages is read by id, then on its own:
 2. **claimed** right before its send, by the insert of its `dispatching` event
    (`ccx.store.transitions`), group-committed with the tenant's other claims
    (`ccx.dispatch.batching`): a message that another worker, a cancel or an earlier delivery
-   already moved is dropped;
+   already moved is dropped. The event is the claim; the message document is not updated
+   (`dispatch.project_claims` turns that update back on), so it reads `queued` until the
+   outcome. Every decision walks the events, so nobody acts on the stale `queued`;
 3. **sent** behind its number's circuit breaker and the adaptive in-flight limit;
-4. **recorded**: its outcome event and projection, group-committed too (fenced: a worker
-   whose lease was swept loses).
+4. **recorded**: its outcome event and projection, which also sets what the claim's would
+   have (attempt), group-committed too (fenced: a worker whose lease was swept loses).
+
+A worker that dies after a claim leaves its envelope unacked: the broker gives it to another
+worker, whose claim loses to the dead one's event and repairs the document to `dispatching`
+with the dead worker's lease, which the sweeper then expires to `undetermined`.
 
 Then the envelope's retries are published with confirms and the envelope is **acked**.
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import time
@@ -194,6 +201,7 @@ class Worker:
         self._writes = RankedSemaphore(d.db_writers)
         self._reads = RankedSemaphore(d.db_readers)
         self._tenant_batchers: dict[str, tuple[WriteBatcher[bool], WriteBatcher[bool]]] = {}
+        self._project_claims = d.project_claims
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -406,12 +414,15 @@ class Worker:
         if pair is None:
             moves = Transitions(self.repo(tenant))
 
+            async def claim(changes: Sequence[Change], recheck: bool, actor: str) -> list[bool]:
+                return await moves.apply(changes, actor, recheck, project=self._project_claims)
+
             async def record(changes: Sequence[Change], recheck: bool, actor: str) -> list[bool]:
                 return await moves.apply(changes, actor, recheck)
 
             # Claims and outcomes batch apart so a claim never waits behind a batch of outcomes.
             pair = (
-                WriteBatcher(record, self._persist, self._writes, self.id, WRITE_CHUNK),
+                WriteBatcher(claim, self._persist, self._writes, self.id, WRITE_CHUNK),
                 WriteBatcher(record, self._persist, self._writes, self.id, WRITE_CHUNK),
             )
             self._tenant_batchers[tenant] = pair
@@ -513,7 +524,10 @@ class Worker:
             return None
         metrics.dispatch_claims_total.labels("won").inc()
         decision = await self._send(work, projected(message, claim), route)
-        if not await outcomes.submit(decision.change, rank):
+        outcome = decision.change
+        if not self._project_claims:  # the outcome's projection sets what the claim's would
+            outcome = dataclasses.replace(outcome, carry=claim.fields)
+        if not await outcomes.submit(outcome, rank):
             log.warning("outcome of %s not recorded: its lease was taken over", work.message_id)
             return None
         metrics.dispatch_transitions_total.labels(str(decision.change.to_status)).inc()

@@ -62,6 +62,9 @@ class Change:
     fields: Mapping[str, Any] = field(default_factory=dict)
     #: Fields stored on the event only (error details, pricing).
     event_fields: Mapping[str, Any] = field(default_factory=dict)
+    #: Fields of an earlier change that was recorded without its projection: set on the
+    #: message document under `fields`, not on this change's event.
+    carry: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def next_seq(self) -> int:
@@ -91,6 +94,7 @@ def _projection(change: Change, at: datetime) -> Document:
             "status": str(change.to_status),
             "seq": change.next_seq,
             "updated_at": at,
+            **change.carry,
             **change.fields,
         }
     }
@@ -145,16 +149,24 @@ class Transitions:
         return results
 
     async def apply(
-        self, changes: Sequence[Change], actor: str | None = None, recheck: bool = False
+        self,
+        changes: Sequence[Change],
+        actor: str | None = None,
+        recheck: bool = False,
+        project: bool = True,
     ) -> list[bool]:
         """Record each change's event (one round trip) and project the winners (one update
         command per UPDATE_CHUNK). Per change: True when it won, False when another actor had
-        already moved the message past `seq` (the caller must not act on it)."""
+        already moved the message past `seq` (the caller must not act on it).
+
+        `project=False` records the events only: for a step whose next one follows within
+        moments and projects both (the worker's claim, see `ccx.dispatch.worker`)."""
         if not changes:
             return []
         at = now_ms()
         results = await self._record(changes, at, actor, recheck)
-        await self._project([c for c, ok in zip(changes, results, strict=True) if ok], at)
+        if project:
+            await self._project([c for c, ok in zip(changes, results, strict=True) if ok], at)
         return results
 
     async def _project(self, changes: Sequence[Change], at: datetime) -> None:

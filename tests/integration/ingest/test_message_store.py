@@ -146,3 +146,38 @@ async def test_existing_and_discard_answer_for_a_batch_of_ids(
     assert await repo.existing([*ids, never]) == set(ids)
     await repo.discard([ids[0], never])
     assert await repo.existing([*ids, never]) == set(ids[1:])
+
+
+async def test_a_claim_recorded_without_its_projection_is_projected_by_the_next_change(
+    mongo: AsyncMongoClient[Document], tenant: str
+) -> None:
+    """The worker's claim: its event only (the document still reads `queued`, every decision
+    still sees `dispatching`); its outcome then projects both."""
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    message = _message(now_ms(), status=Status.QUEUED, seq=2)
+    await repo.insert_many([message])
+    moves = Transitions(repo)
+    claim = Change(
+        message.id, 2, Status.QUEUED, Status.DISPATCHING, None,
+        {"attempt": 1, "lease": {"owner": "wk_test", "until": now_ms()}},
+    )  # fmt: skip
+    assert await moves.apply([claim], "wk_test", project=False) == [True]
+    unprojected = await repo.get(message.id)
+    assert unprojected is not None
+    assert (unprojected.status, unprojected.seq, unprojected.attempt) == (Status.QUEUED, 2, 0)
+    status, seq, _ = await moves.current_state(unprojected)
+    assert (status, seq) == (Status.DISPATCHING, 3)
+    # a cancel decides on the true state: nothing to cancel mid-send
+    assert await moves.transition(message.id, [Status.QUEUED], Status.CANCELLED) is None
+
+    sent = Change(
+        message.id, 3, Status.DISPATCHING, Status.SENT, None,
+        {"wamid": "wamid.X", "lease": None}, carry=claim.fields,
+    )  # fmt: skip
+    assert await moves.apply([sent], "wk_test") == [True]
+    done = await repo.get(message.id)
+    assert done is not None
+    assert (done.status, done.seq, done.attempt, done.lease) == (Status.SENT, 4, 1, None)
+    events = await repo.list_events(message.id)
+    assert [e["to"] for e in events][-2:] == ["dispatching", "sent"]
+    assert "attempt" not in events[-1]  # carried onto the document, not onto the sent event
