@@ -22,7 +22,7 @@ from pymongo.errors import PyMongoError
 from ccx.queue.hooks import HookNotifier
 from ccx.queue.names import CALLBACKS_QUEUE
 from ccx.queue.publisher import Publisher, PublisherUnavailable
-from ccx.status.apply import StatusApplier
+from ccx.status.apply import Result, StatusApplier
 from ccx.status.callbacks import parse
 from ccx.store.mongo import Document
 from ccx.telemetry import metrics
@@ -67,7 +67,7 @@ class StatusConsumer:
 
     async def _notify(self, touched: list[tuple[str, str]]) -> None:
         """Tell the webhook delivery worker, before the ack: a callback redelivered after a
-        crash here is stale, but notices again."""
+        crash here is stale, but notices again (a first delivery that is stale does not)."""
         if self.notifier is None:
             return
         by_tenant: dict[str, list[str]] = {}
@@ -98,7 +98,13 @@ class StatusConsumer:
         touched: list[tuple[str, str]] = []
         try:
             for update in parsed.updates:
-                await self.applier.apply(update, touched)
+                about: list[tuple[str, str]] = []
+                result = await self.applier.apply(update, about)
+                # A stale status (Meta's `sent` after the worker recorded its answer) changed
+                # nothing: whoever did has noticed. Unless this callback was delivered before
+                # and the consumer died between its writes and its notice.
+                if result is Result.APPLIED or delivery.redelivered:
+                    touched += about
             await self._notify(touched)
             for template in parsed.templates:
                 await self.applier.apply_template(template)

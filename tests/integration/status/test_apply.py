@@ -4,16 +4,22 @@ lookup by opaque reference or wamid, precedence, duplicates, the worker race."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from ccx.config import Settings
 from ccx.ids import new_message_id
+from ccx.queue.hooks import HookNotifier
+from ccx.sandbox.envelope import StatusEvent, build_envelope, encode
 from ccx.security import DataKeys
 from ccx.status.apply import Result, StatusApplier
 from ccx.status.callbacks import NumberError, StatusUpdate, TemplateUpdate
+from ccx.status.consumer import StatusConsumer
 from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import NUMBER_ERRORS, tenant_db
@@ -268,3 +274,60 @@ async def test_a_template_review_and_a_number_error_are_recorded(
     assert stored is not None
     assert (stored["code"], stored["title"]) == (130429, "Rate limit hit")
     assert not await applier.record_error(NumberError("999", 1, None, None), AT)
+
+
+# -- the consumer's notices to the webhook delivery worker --------------------------------
+
+
+class _Notices(HookNotifier):
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.ids: list[str] = []
+
+    async def changed(self, tenant: str, message_ids: Iterable[str]) -> None:
+        self.ids += message_ids
+
+
+@dataclasses.dataclass
+class _Delivery:
+    body: bytes
+    redelivered: bool
+    acked: bool = False
+    headers: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+def _callback(number: str, message: Message, status: str) -> bytes:
+    event = StatusEvent(
+        "wamid.A", status, int(AT.timestamp()) + 5, "447700900001", number, "+1 555 0100",
+        "1", "utility", "conv-1", f"{message.id}.1",
+    )  # fmt: skip
+    return encode(build_envelope([event]))
+
+
+async def test_a_stale_callback_notices_only_when_it_is_a_redelivery(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    """Meta's `sent` after the worker recorded it changes nothing: no notice. The same
+    callback redelivered (the consumer may have died before noticing) notices again."""
+    consumer = StatusConsumer(mongo, settings.mongo.platform_db)
+    consumer.notifier = notices = _Notices()
+    message = await message_in(repo, Status.SENT, wamid="wamid.A")
+
+    stale = _Delivery(_callback(number, message, "sent"), redelivered=False)
+    await consumer.handle(stale)  # type: ignore[arg-type]
+    assert stale.acked
+    assert notices.ids == []
+
+    again = _Delivery(_callback(number, message, "sent"), redelivered=True)
+    await consumer.handle(again)  # type: ignore[arg-type]
+    assert again.acked
+    assert notices.ids == [message.id]
+
+    moved = _Delivery(_callback(number, message, "delivered"), redelivered=False)
+    await consumer.handle(moved)  # type: ignore[arg-type]
+    assert moved.acked
+    assert notices.ids == [message.id, message.id]
+    await consumer.close()
