@@ -375,7 +375,14 @@ class DeliveryRepository:
     async def save_stream(self, message_id: str, endpoint_id: str, stream: Stream) -> None:
         await self.streams.update_one(
             {"_id": stream_id(message_id, endpoint_id)},
-            {"$set": {"seq": stream.seq, "pending": stream.pending, "next_at": stream.next_at}},
+            {
+                "$set": {
+                    "seq": stream.seq,
+                    "pending": stream.pending,
+                    "next_at": stream.next_at,
+                    "updated_at": now_ms(),
+                }
+            },
             upsert=True,
         )
 
@@ -484,8 +491,10 @@ class DeliveryRepository:
         return [_delivery(doc) async for doc in found]
 
     async def purge(self, before: datetime) -> int:
-        """Delete the delivery records made before `before`; returns how many."""
+        """Delete the delivery records made before `before`, and the streams last moved
+        before it (a message that has been quiet that long); returns how many records."""
         result = await self.deliveries.delete_many({"at": {"$lt": before}})
+        await self.streams.delete_many({"updated_at": {"$lt": before}})
         return int(result.deleted_count)
 
     async def of_message(self, message_id: str) -> list[Delivery]:

@@ -373,13 +373,17 @@ class DeliveryWorker:
         must wait. Fresh deliveries that succeed are stored together at the end (one insert),
         with the stream: two writes per message and endpoint when all goes well."""
         walk = _Walk(stream)
+        # Past retention an event is not delivered: its stream may have been purged, and
+        # starting over would send a message's whole past again.
+        horizon = now_ms() - timedelta(days=self.hooks.retention_days)
         try:
             for event in events:
                 seq = int(event["seq"])
                 if seq <= stream.seq:
                     continue
                 kind = event_type(str(event["to"]))
-                if kind is None or not endpoint.wants(kind) or _before(event, endpoint):
+                old = utc_ms(event["at"]) < horizon
+                if kind is None or not endpoint.wants(kind) or old or _before(event, endpoint):
                     walk.handled = seq
                     continue
                 delivery: Delivery | None = None

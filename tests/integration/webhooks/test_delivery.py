@@ -19,7 +19,14 @@ from ccx.store.messages import Message, MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.transitions import Transitions
-from ccx.store.webhooks import DeliveryRepository, DeliveryStatus, Endpoint, EndpointRepository
+from ccx.store.webhooks import (
+    DeliveryRepository,
+    DeliveryStatus,
+    Endpoint,
+    EndpointRepository,
+    Stream,
+    stream_id,
+)
 from ccx.webhooks.payload import event_id
 from ccx.webhooks.worker import DeliveryWorker
 from tests.integration.webhooks.conftest import Hooks, hook_settings
@@ -370,9 +377,38 @@ async def test_delivery_records_past_retention_are_deleted(
     await deliveries.deliveries.update_one(
         {"_id": old.id}, {"$set": {"at": now_ms() - timedelta(days=31)}}
     )
+    await deliveries.save_stream("msg_01OLD", "ep_OLD", Stream(4))
+    await deliveries.save_stream("msg_01NEW", "ep_NEW", Stream(4))
+    await deliveries.streams.update_one(
+        {"_id": stream_id("msg_01OLD", "ep_OLD")},
+        {"$set": {"updated_at": now_ms() - timedelta(days=31)}},
+    )
     assert await deliverer.purge() >= 1
     assert await deliveries.get(old.id) is None
     assert await deliveries.get(new.id) is not None
+    assert await deliveries.stream("msg_01OLD", "ep_OLD") == Stream()  # gone
+    assert await deliveries.stream("msg_01NEW", "ep_NEW") == Stream(4)
+
+
+async def test_events_past_retention_are_not_sent_again_when_their_stream_is_gone(
+    hooks: Hooks,
+) -> None:
+    """A message quiet for longer than the retention lost its stream with its records; a
+    late event (a `read` weeks later) is delivered alone, not after the message's past."""
+    settings, mongo, tenant, notifier, receiver = hooks.parts()
+    endpoint = await new_endpoint(settings, mongo, tenant, receiver.url)
+    await endpoints(settings, mongo, tenant).collection.update_one(
+        {"_id": endpoint.id}, {"$set": {"created_at": now_ms() - timedelta(days=40)}}
+    )
+    repo, message_id = await live_message(mongo, tenant, steps=4)  # sent and delivered
+    await repo.events.update_many(
+        {"message_id": message_id}, {"$set": {"at": now_ms() - timedelta(days=31)}}
+    )
+    await advance(repo, message_id, LIFE[4:])  # read, now
+    await notifier.changed(tenant, [message_id])
+    await receiver.wait(1)
+    await asyncio.sleep(0.5)
+    assert [r.event["type"] for r in receiver.received] == ["message.read"]
 
 
 async def test_a_new_endpoint_hears_only_what_happens_after_it_exists(hooks: Hooks) -> None:
