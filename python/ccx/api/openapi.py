@@ -126,6 +126,23 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["data"],
         "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Sender"}}},
     },
+    "NumberError": {
+        "type": "object",
+        "required": ["code", "title", "details", "at"],
+        "properties": {
+            "code": {"type": ["integer", "null"]},
+            "title": {"type": ["string", "null"]},
+            "details": {"type": ["string", "null"]},
+            "at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "NumberErrorList": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/NumberError"}}
+        },
+    },
     "Suppression": {
         "type": "object",
         "required": ["recipient", "created_at"],

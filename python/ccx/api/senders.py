@@ -1,4 +1,5 @@
-"""/v1/senders: the tenant's WhatsApp sender numbers (scope `admin`). Tokens are write-only."""
+"""/v1/senders: the tenant's WhatsApp sender numbers (scope `admin`). Tokens are write-only.
+`GET /v1/senders/{phone_number_id}/errors` lists what Meta reported about a number itself."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from ccx.api.guard import mongo_errors
 from ccx.api.http import ProblemError, Request, Response, invalid, iso, not_found
-from ccx.api.openapi import operation, path_param
-from ccx.api.validation import compile_schema, validate_body
+from ccx.api.openapi import operation, path_param, query_param
+from ccx.api.validation import compile_schema, query_int, strict_query, validate_body
 from ccx.auth import Scope
 from ccx.ingest.schemas import SENDER
+from ccx.store.number_errors import NumberErrorRecord, NumberErrorRepository
 from ccx.store.senders import PHONE_NUMBER_ID, MissingFields, Sender
 
 if TYPE_CHECKING:
@@ -30,6 +32,15 @@ def sender_json(sender: Sender) -> dict[str, Any]:
         "has_token": sender.has_token,
         "created_at": iso(sender.created_at),
         "updated_at": iso(sender.updated_at),
+    }
+
+
+def number_error_json(error: NumberErrorRecord) -> dict[str, Any]:
+    return {
+        "code": error.code,
+        "title": error.title,
+        "details": error.details,
+        "at": iso(error.at),
     }
 
 
@@ -99,6 +110,16 @@ def register_sender_routes(app: App) -> None:
             raise not_found(f"No sender {phone_number_id}.")
         return Response(204)
 
+    async def errors(request: Request) -> Response:
+        principal = await app.guard(request, Scope.ADMIN)
+        phone_number_id = _phone_number_id(request)
+        query = strict_query(request.query_string, frozenset({"limit"}))
+        limit = query_int(query, "limit", 50, 1, 500)
+        repo = NumberErrorRepository(app.services.database(principal.tenant))
+        with mongo_errors("number error store"):
+            found = await repo.recent(phone_number_id, limit)
+        return Response.json(200, {"data": [number_error_json(e) for e in found]})
+
     path = "/v1/senders/{phone_number_id}"
     admin = [str(Scope.ADMIN)]
     number = [path_param("phone_number_id", "^[0-9]{1,32}$")]
@@ -121,3 +142,11 @@ def register_sender_routes(app: App) -> None:
         "Remove a sender number", scopes=admin, ok={204: None}, errors=(404,), params=number
     )
     app.router.add("DELETE", path, delete, "senders.delete", doc=delete_doc)
+    errors_doc = operation(
+        "What Meta reported about a sender number itself, newest first",
+        scopes=admin,
+        ok={200: "NumberErrorList"},
+        errors=(400, 404, 422),
+        params=[*number, query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
+    )
+    app.router.add("GET", path + "/errors", errors, "senders.errors", doc=errors_doc)

@@ -30,7 +30,8 @@ from ccx.status.callbacks import NumberError, StatusUpdate, TemplateUpdate
 from ccx.status.precedence import implied, sources
 from ccx.store.messages import Message, MessageRepository, Status, from_document
 from ccx.store.mongo import Document
-from ccx.store.names import NUMBER_ERRORS, SENDERS, tenant_db
+from ccx.store.names import SENDERS, tenant_db
+from ccx.store.number_errors import NumberErrorRecord, NumberErrorRepository
 from ccx.store.templates import TemplateRepository
 from ccx.store.tenants import TenantRepository
 from ccx.store.transitions import Change, Transitions
@@ -102,15 +103,10 @@ class StatusApplier:
         tenant = await self._owners.get(error.phone_number_id)
         if tenant is None:
             return False
-        await self.mongo[tenant_db(tenant)][NUMBER_ERRORS].insert_one(
-            {
-                "phone_number_id": error.phone_number_id,
-                "code": error.code,
-                "title": error.title,
-                "details": error.details,
-                "at": at,
-            }
+        record = NumberErrorRecord(
+            error.phone_number_id, error.code, error.title, error.details, at
         )
+        await NumberErrorRepository(self.mongo[tenant_db(tenant)]).record(record)
         return True
 
     async def find(self, repo: MessageRepository, update: StatusUpdate) -> Message | None:

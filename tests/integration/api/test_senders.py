@@ -21,6 +21,8 @@ from ccx.auth import KeyRing, issue
 from ccx.config import AuthSettings, SecuritySettings, Settings
 from ccx.ingest.senders import SenderDirectory, UnknownSender
 from ccx.security import DecryptError
+from ccx.status.apply import StatusApplier
+from ccx.status.callbacks import NumberError
 from ccx.store.mongo import Document
 from ccx.store.names import PLATFORM_TENANTS, SENDERS, tenant_db
 from ccx.store.senders import SenderRepository
@@ -94,7 +96,9 @@ def call(app: App, app_settings: Settings, tenant: str) -> Call:
             headers["authorization"] = auth
         payload = raw or (orjson.dumps(body) if body is not None else b"")
         headers["content-length"] = str(len(payload))
-        status, out, data = await app.handle(Scope(method, path, headers), Proto(payload))
+        path, _, query = path.partition("?")
+        scope = Scope(method, path, headers, query)
+        status, out, data = await app.handle(scope, Proto(payload))
         return status, dict(out), orjson.loads(data) if data else None
 
     return send
@@ -367,3 +371,49 @@ async def test_store_errors_are_503_not_500(call: Call, monkeypatch: pytest.Monk
         status, headers, problem = await call(method, path, body)
         assert (status, headers["retry-after"]) == (503, "1")
         assert problem["dependency"] == "mongodb"
+
+
+async def test_what_meta_reported_about_a_number_is_listed_newest_first(
+    app: App,
+    app_settings: Settings,
+    call: Call,
+    mongo: AsyncMongoClient[Document],
+    tenants: Callable[[], Awaitable[str]],
+) -> None:
+    number = str(400000000000 + int(uuid.uuid4().int % 10**9))
+    assert (await call("PUT", f"/v1/senders/{number}", sender_body()))[0] == 201
+    status, _, empty = await call("GET", f"/v1/senders/{number}/errors")
+    assert (status, empty) == (200, {"data": []})
+
+    applier = StatusApplier(mongo, app_settings.mongo.platform_db)
+    first = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    for minutes, code in ((0, 131042), (5, 131045)):
+        error = NumberError(number, code, f"title {code}", f"details {code}")
+        assert await applier.record_error(error, first + timedelta(minutes=minutes))
+
+    status, _, listed = await call("GET", f"/v1/senders/{number}/errors")
+    assert status == 200
+    assert listed["data"] == [
+        {"code": 131045, "title": "title 131045", "details": "details 131045",
+         "at": "2026-11-29T09:05:00.000Z"},
+        {"code": 131042, "title": "title 131042", "details": "details 131042",
+         "at": "2026-11-29T09:00:00.000Z"},
+    ]  # fmt: skip
+    _, _, one = await call("GET", f"/v1/senders/{number}/errors?limit=1")
+    assert [e["code"] for e in one["data"]] == [131045]
+
+    status, _, problem = await call("GET", f"/v1/senders/{number}/errors?limit=0")
+    assert status == 422
+    assert problem["errors"][0]["path"] == "?limit"
+    status, _, problem = await call("GET", f"/v1/senders/{number}/errors?since=1")
+    assert (status, problem["errors"][0]["path"]) == (422, "?since")
+    assert (await call("GET", f"/v1/senders/{number}/errors?limit=1&limit=2"))[0] == 400
+    other = await tenants()
+    status, _, theirs = await call(
+        "GET", f"/v1/senders/{number}/errors", auth=bearer(app_settings, other)
+    )
+    assert (status, theirs) == (200, {"data": []})  # errors stay with the number's tenant
+    status, _, _ = await call(
+        "GET", f"/v1/senders/{number}/errors", auth=bearer(app_settings, other, "messages:read")
+    )
+    assert status == 403
