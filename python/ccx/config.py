@@ -43,6 +43,11 @@ class MongoSettings:
         "Most connections per process. FerretDB v1 runs out of SQLite connections (and stalls) "
         "when one client has about 100 queries in flight.",
     )
+    ferretdb_query_indexes: bool = setting(
+        False,
+        "Create a new tenant's query-only indexes on FerretDB v1 too. It never uses them (it "
+        "scans for every filter but `_id`) and they slow each write; MongoDB always gets them.",
+    )
 
 
 @dataclass(frozen=True, slots=True)

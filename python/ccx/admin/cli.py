@@ -21,7 +21,7 @@ async def create_tenant(settings: Settings, tenant_id: str, name: str | None) ->
     client = make_client(settings.mongo)
     try:
         tenant, created = await TenantRepository(client, settings.mongo.platform_db).create(
-            tenant_id, name
+            tenant_id, name, settings.mongo.ferretdb_query_indexes
         )
     finally:
         await client.close()

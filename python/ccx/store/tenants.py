@@ -51,8 +51,11 @@ class TenantRepository:
         self.client = client
         self.collection = client[platform_db][PLATFORM_TENANTS]
 
-    async def create(self, tenant_id: str, name: str | None = None) -> tuple[Tenant, bool]:
-        """Create (or find) a tenant; returns (tenant, created). Indexes are ensured either way."""
+    async def create(
+        self, tenant_id: str, name: str | None = None, every_index: bool = False
+    ) -> tuple[Tenant, bool]:
+        """Create (or find) a tenant; returns (tenant, created). Indexes are ensured either way
+        (`every_index`: the query-only ones on FerretDB v1 too, see `ccx.store.indexes`)."""
         db_name = tenant_db(tenant_id)  # validates the id
         doc = {
             "_id": tenant_id,
@@ -66,7 +69,7 @@ class TenantRepository:
         except DuplicateKeyError:
             created = False
             doc = await self.collection.find_one({"_id": tenant_id}) or doc
-        await ensure_tenant_indexes(self.client[db_name])
+        await ensure_tenant_indexes(self.client[db_name], every_index)
         return _tenant(doc), created
 
     async def block_countries(self, tenant_id: str, codes: Iterable[str]) -> Tenant | None:
