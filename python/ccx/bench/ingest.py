@@ -19,6 +19,7 @@ import importlib.metadata
 import logging
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ import orjson
 
 import ccx
 from ccx.bench import plot
+from ccx.bench.cpu import CpuMeter, service_pids
 from ccx.bench.oha import (
     OHA_VERSION,
     LoadSpec,
@@ -269,11 +271,22 @@ def bench_target(
     bodies_file = log_dir / f"bodies-{target}.jsonl"
     bodies = request_bodies()
 
+    meter = CpuMeter({"server": server.process.pid, **service_pids()})
+
     def run(rate: int, duration_s: float) -> RateRow:
         spec = LoadSpec(
             url, rate, duration_s, opts.connections, bodies, headers, opts.timeout_s, opts.threads
         )
-        return run_oha(oha, spec, bodies_file)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        meter.start()
+        row = run_oha(oha, spec, bodies_file)
+        cpu = meter.stop()
+        done = resource.getrusage(resource.RUSAGE_CHILDREN)  # oha, waited for by now
+        cpu["oha"] = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
+        row.cpu_ms_per_message = {
+            name: round(seconds * 1000 / max(1, row.accepted), 3) for name, seconds in cpu.items()
+        }
+        return row
 
     def progress(row: RateRow) -> None:
         say(
@@ -349,6 +362,11 @@ def render_table(report: dict[str, Any]) -> str:
                 f"{_fmt(lat.get('p99.9')):>7} {_fmt(lat.get('max')):>8} {r['failed']:>7}  "
                 f"{errors[:60]}"
             )
+        for r in result["rates"]:
+            cpu = r.get("cpu_ms_per_message") or {}
+            if cpu:
+                shares = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+                lines.append(f"{'':<10} CPU ms per message at {r['offered_rps']}/s: {shares}")
         if result.get("stopped"):
             lines.append(f"{'':<10} ({result['stopped']})")
         if result.get("persisted"):

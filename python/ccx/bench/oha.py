@@ -99,6 +99,8 @@ class RateRow:
     status_codes: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, float | None] = field(default_factory=dict)
+    #: CPU time per accepted message of each process (filled by the bench, not by oha).
+    cpu_ms_per_message: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -126,6 +128,7 @@ class RateRow:
             "status_codes": self.status_codes,
             "errors": self.errors,
             "latency_ms": self.latency_ms,
+            "cpu_ms_per_message": self.cpu_ms_per_message,
         }
 
 

@@ -117,12 +117,15 @@ def test_options_from_the_command_line() -> None:
 
 
 def test_table_shows_rows_setup_failures_and_summary() -> None:
+    measured = row(500, 12.5, failed=2)
+    measured.cpu_ms_per_message = {"server": 0.41, "ferretdb": 0.523}
     results = {
         "ccx": {"rates": [], "setup_error": "no /v1/messages"},
-        "reference": {"rates": [row(500, 12.5, failed=2).as_dict()], "stopped": None},
+        "reference": {"rates": [measured.as_dict()], "stopped": None},
     }
     text = render_table({"results": results, "summary": summarize(results)})
     assert "setup failed: no /v1/messages" in text
     assert "12.5" in text
     assert "status 503: 2" in text
     assert "max_rate_p99_under_40ms" in text
+    assert "CPU ms per message at 500/s: server 0.41, ferretdb 0.52" in text
