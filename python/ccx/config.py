@@ -264,6 +264,14 @@ class DispatchSettings:
     sweep_interval_s: float = setting(
         15.0, "Worker: how often expired leases and lost retries are looked for."
     )
+    events_retention_days: int = setting(
+        30,
+        "Message events (the history) older than this are deleted by the worker; the message "
+        "document keeps its state (its projection is days past them by then).",
+    )
+    retention_sweep_s: float = setting(
+        3600.0, "Worker: how often events past events_retention_days are deleted."
+    )
     hold_pause_s: float = setting(
         300.0, "Worker: how long a sender number pauses after a hold error (131031, 368...)."
     )

@@ -253,6 +253,7 @@ class Worker:
         for name in CLASSES:
             self._spawn(self._schedule(name), f"schedule-{name}", self._tasks)
         self._spawn(self._sweep_loop(), "sweep", self._tasks)
+        self._spawn(self._retention_loop(), "retention", self._tasks)
         self._spawn(self._gauges(), "gauges", self._tasks)
         log.info("worker %s started", self.id)
 
@@ -728,6 +729,28 @@ class Worker:
             return
         for tier, count in depth.items():
             metrics.queue_depth.labels(str(tier)).set(count)
+
+    async def purge_events(self, now: datetime | None = None) -> int:
+        """Delete the served tenants' events past `events_retention_days`; returns how many."""
+        days = self.settings.dispatch.events_retention_days
+        before = (now or now_ms()) - timedelta(days=days)
+        purged = 0
+        for tenant in list(self._channels):
+            purged += await self.repo(tenant).purge_events(before)
+        if purged:
+            log.info("deleted %d message events older than %s", purged, before)
+        return purged
+
+    async def _retention_loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.dispatch.retention_sweep_s)
+            if self._stop.is_set():
+                return
+            try:
+                await self.purge_events()
+            except Exception as exc:  # the next round tries again
+                log.warning("event retention sweep failed: %r", exc)
 
     async def _sweep_loop(self) -> None:
         from ccx.dispatch.sweeper import sweep

@@ -311,6 +311,11 @@ class MessageRepository:
         found = self.events.find({"message_id": message_id}).sort("seq", ASCENDING)
         return [doc async for doc in found]
 
+    async def purge_events(self, before: datetime) -> int:
+        """Delete the events recorded before `before` (retention); returns how many."""
+        result = await self.events.delete_many({"at": {"$lt": utc_ms(before)}})
+        return int(result.deleted_count)
+
     async def history(self, message: Message) -> list[Document]:
         """Every transition of a message, oldest first: the implied ones, then the stored."""
         stored = await self.list_events(message.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
@@ -18,7 +19,7 @@ from ccx.dispatch.worker import Worker
 from ccx.ingest.accept import AcceptItem, GroupCommitter
 from ccx.queue.names import DLQ, WORK_EXCHANGE, tier_routing_key
 from ccx.queue.publisher import Dispatch, Publisher
-from ccx.store.messages import MessageRepository, Status
+from ccx.store.messages import MessageRepository, Status, now_ms
 from ccx.store.mongo import Document
 from ccx.store.names import tenant_db
 from ccx.store.suppressions import SuppressionRepository
@@ -335,3 +336,22 @@ async def test_a_blocked_country_is_failed_not_sent(
     assert done[uk.id].status is Status.FAILED
     assert done[uk.id].extra["error"]["reason"] == "country_blocked"
     assert await sends_of(sandbox, uk.id) == []
+
+
+async def test_events_past_retention_are_deleted_and_the_message_keeps_its_state(
+    worker: Worker,
+    committer: GroupCommitter,
+    mongo: AsyncMongoClient[Document],
+    tenant: str,
+) -> None:
+    old, new = await accept_texts(committer, tenant, 2)
+    repo = MessageRepository(mongo[tenant_db(tenant)])
+    await wait_for(repo, [old, new])
+    month_ago = now_ms() - timedelta(days=31)
+    await repo.events.update_many({"message_id": old}, {"$set": {"at": month_ago}})
+    assert await worker.purge_events() == 2  # its dispatching and sent events
+    assert await repo.list_events(old) == []
+    assert [e["to"] for e in await repo.list_events(new)] == ["dispatching", "sent"]
+    kept = await repo.get(old)
+    assert kept is not None
+    assert kept.status is Status.SENT
