@@ -252,8 +252,12 @@ class Worker:
         self._spawn(self._watch_tenants(), "tenants", self._tasks)
         for name in CLASSES:
             self._spawn(self._schedule(name), f"schedule-{name}", self._tasks)
-        self._spawn(self._sweep_loop(), "sweep", self._tasks)
-        self._spawn(self._retention_loop(), "retention", self._tasks)
+        d = self.settings.dispatch
+        self._spawn(
+            self._every(d.sweep_interval_s, self._sweep_tenants, "sweep"), "sweep", self._tasks
+        )
+        retention = self._every(d.retention_sweep_s, self.purge_events, "event retention sweep")
+        self._spawn(retention, "retention", self._tasks)
         self._spawn(self._gauges(), "gauges", self._tasks)
         log.info("worker %s started", self.id)
 
@@ -741,36 +745,32 @@ class Worker:
             log.info("deleted %d message events older than %s", purged, before)
         return purged
 
-    async def _retention_loop(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.settings.dispatch.retention_sweep_s)
-            if self._stop.is_set():
-                return
-            try:
-                await self.purge_events()
-            except Exception as exc:  # the next round tries again
-                log.warning("event retention sweep failed: %r", exc)
-
-    async def _sweep_loop(self) -> None:
+    async def _sweep_tenants(self) -> None:
         from ccx.dispatch.sweeper import sweep
 
+        for tenant in list(self._channels):
+            await sweep(
+                self.repo(tenant),
+                tenant,
+                self.requeue,
+                self.settings.dispatch,
+                notifier=self.notifier,
+            )
+
+    async def _every(
+        self, interval_s: float, action: Callable[[], Awaitable[object]], what: str
+    ) -> None:
+        """Run `action` every `interval_s` until the worker stops; a failure waits for the
+        next round."""
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.settings.dispatch.sweep_interval_s)
+                await asyncio.wait_for(self._stop.wait(), interval_s)
             if self._stop.is_set():
                 return
             try:
-                for tenant in list(self._channels):
-                    await sweep(
-                        self.repo(tenant),
-                        tenant,
-                        self.requeue,
-                        self.settings.dispatch,
-                        notifier=self.notifier,
-                    )
+                await action()
             except Exception as exc:
-                log.warning("sweep failed: %r", exc)
+                log.warning("%s failed: %r", what, exc)
 
 
 def _trace_id(traceparent: str | None) -> str | None:
