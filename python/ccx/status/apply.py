@@ -40,6 +40,11 @@ from ccx.telemetry import metrics
 log = logging.getLogger(__name__)
 
 
+#: Projected states only callbacks move on from, forward: walking the events first would
+#: cost a read per callback for a race the fenced insert catches anyway.
+_SETTLED = frozenset({Status.SENT, Status.DELIVERED})
+
+
 class Result(StrEnum):
     APPLIED = "applied"
     #: a duplicate, or a status lower than the message's (recorded in the log only)
@@ -154,9 +159,15 @@ class StatusApplier:
             for step in implied(status)
         ]
         steps.append((status, fields_of(update, message), {}))
-        state, seq, _ = await moves.current_state(message)
-        if seq > message.seq:  # another writer's projection is still to land
-            self._settle_later(moves, message.id)
+        if message.status in _SETTLED:
+            # The fenced insert decides on the document's own state: a writer that moved the
+            # message past it without projecting yet makes the insert fail (handled below),
+            # and a status that does not apply to sent or delivered applies to no later state.
+            state, seq = message.status, message.seq
+        else:
+            state, seq, _ = await moves.current_state(message)
+            if seq > message.seq:  # another writer's projection is still to land
+                self._settle_later(moves, message.id)
         applied = False
         for i, (step, fields, event_fields) in enumerate(steps):
             if state not in sources(step):
@@ -166,6 +177,7 @@ class StatusApplier:
                 state, seq, applied = step, seq + 1, step == status
                 continue
             # Another actor moved it meanwhile: the rest the careful way (re-read each time).
+            self._settle_later(moves, message.id)
             for later, later_fields, later_event_fields in steps[i:]:
                 moved = await moves.transition(
                     message.id,

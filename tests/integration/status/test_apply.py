@@ -131,29 +131,71 @@ async def test_a_message_moved_after_the_walk_is_moved_on_its_true_state(
     number: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The walk saw `sent`, but `delivered` was recorded before the applier's insert: the
-    insert loses, and the rest is applied on the true state (no second `delivered`)."""
+    """The walk saw `undetermined`, but another callback recorded `sent` before the
+    applier's insert: the insert loses, and the rest is applied on the true state (no second
+    `sent`)."""
     applier = StatusApplier(mongo, settings.mongo.platform_db)
-    message = await message_in(repo, Status.DELIVERED, wamid="wamid.A")
+    message = await message_in(repo, Status.UNDETERMINED, wamid="wamid.A")
     true_walk = Transitions.current_state
     walks = 0
 
-    async def first_walk_stale(
+    async def walk_then_lose_the_race(
         self: Transitions, found: Message
     ) -> tuple[Status, int, Document | None]:
         nonlocal walks
         walks += 1
+        seen = await true_walk(self, found)
         if walks == 1:
-            return Status.SENT, message.seq - 1, None
-        return await true_walk(self, found)
+            rival = Change(message.id, seen[1], Status.UNDETERMINED, Status.SENT)
+            assert await Transitions(repo).apply([rival]) == [True]
+        return seen
 
-    monkeypatch.setattr(Transitions, "current_state", first_walk_stale)
-    assert await applier.apply(update(number, "read", message)) is Result.APPLIED
+    monkeypatch.setattr(Transitions, "current_state", walk_then_lose_the_race)
+    assert await applier.apply(update(number, "delivered", message)) is Result.APPLIED
     assert walks > 1  # the careful path ran
     done = await repo.get(message.id)
     assert done is not None
-    assert done.status is Status.READ
+    assert done.status is Status.DELIVERED
+    tail = [e["to"] for e in await repo.history(done)][-3:]
+    assert tail == ["undetermined", "sent", "delivered"]
+    await applier.close()
+
+
+async def test_a_projection_behind_its_events_is_caught_by_the_fenced_insert(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    """The document says `sent` (its `delivered` event not projected yet): the applier does
+    not walk first, its insert of `delivered` finds the seq taken, and `read` is recorded on
+    the true state, once."""
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.DELIVERED, wamid="wamid.A")
+    await repo.messages.update_one(
+        {"_id": message.id}, {"$set": {"status": "sent", "seq": message.seq - 1}}
+    )
+    assert await applier.apply(update(number, "read", message)) is Result.APPLIED
+    done = await repo.get(message.id)
+    assert done is not None
+    assert (done.status, done.seq) == (Status.READ, message.seq + 1)
     assert [e["to"] for e in await repo.history(done)][-3:] == ["sent", "delivered", "read"]
+    await applier.close()
+
+
+async def test_a_document_behind_a_claim_is_walked_before_the_status_is_judged(
+    mongo: AsyncMongoClient[Document], settings: Settings, repo: MessageRepository, number: str
+) -> None:
+    """The worker's claim is its event only, so the document says `queued` while Meta's
+    `delivered` may already come: judged on `queued` it would be dropped as not applying."""
+    applier = StatusApplier(mongo, settings.mongo.platform_db)
+    message = await message_in(repo, Status.DISPATCHING)
+    await repo.messages.update_one(
+        {"_id": message.id}, {"$set": {"status": "queued", "seq": message.seq - 1}}
+    )
+    assert await applier.apply(update(number, "delivered", message)) is Result.APPLIED
+    done = await repo.get(message.id)
+    assert done is not None
+    assert done.status is Status.DELIVERED
+    assert [e["to"] for e in await repo.history(done)][-3:] == ["dispatching", "sent", "delivered"]
+    await applier.close()
 
 
 async def test_found_by_wamid_without_an_opaque_reference(
