@@ -12,6 +12,7 @@ encrypting the PII fields (recipient, template variables, text body) slots in th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,8 @@ from ccx.store.mongo import Document
 from ccx.store.names import EVENTS, MESSAGES
 
 DUPLICATE_KEY = 11000
+#: Events read at once for a message's history, and the most read past its projection.
+_HISTORY_READS = 16
 
 
 class Status(StrEnum):
@@ -311,14 +314,33 @@ class MessageRepository:
         found = self.events.find({"message_id": message_id}).sort("seq", ASCENDING)
         return [doc async for doc in found]
 
+    async def _event(self, message_id: str, seq: int) -> Document | None:
+        return await self.events.find_one({"_id": f"{message_id}.{seq}"})
+
     async def purge_events(self, before: datetime) -> int:
         """Delete the events recorded before `before` (retention); returns how many."""
         result = await self.events.delete_many({"at": {"$lt": utc_ms(before)}})
         return int(result.deleted_count)
 
     async def history(self, message: Message) -> list[Document]:
-        """Every transition of a message, oldest first: the implied ones, then the stored."""
-        stored = await self.list_events(message.id)
+        """Every transition of a message, oldest first: the implied ones, then the stored,
+        those past the projection (a claim in flight) included. Events are read by `_id`
+        (`<message_id>.<seq>`): on FerretDB v1 a filter on `message_id` scans every event of
+        the tenant, index or not."""
+        stored: list[Document] = []
+        seqs = list(range(1, message.seq + 1))
+        for start in range(0, len(seqs), _HISTORY_READS):
+            found = await asyncio.gather(
+                *(self._event(message.id, n) for n in seqs[start : start + _HISTORY_READS])
+            )
+            stored += [doc for doc in found if doc is not None]
+        seq = message.seq
+        for _ in range(_HISTORY_READS):
+            doc = await self._event(message.id, seq + 1)
+            if doc is None:
+                break
+            stored.append(doc)
+            seq += 1
         seen = {e["seq"] for e in stored}
         implied = [e for e in implied_events(message) if e["seq"] not in seen]
         return sorted([*implied, *stored], key=lambda e: int(e["seq"]))
