@@ -12,7 +12,8 @@
   it): it is published again to its tier queue. A duplicate is harmless, its claim would lose.
 
 Both are scans of the tenant's `dispatching` / `retrying` / `reconciling` messages, cheap with the
-`{status, created_at}` index on MongoDB; keep `sweep_interval_s` generous on FerretDB.
+`{status, created_at}` index on MongoDB. FerretDB v1 reads every message of the tenant for them,
+so the worker stretches the interval of a slow sweep (`ccx.dispatch.periodic`).
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ from ccx.dispatch.meta_client import MetaClient
 from ccx.dispatch.outcomes import Kind, Outcome
 from ccx.dispatch.pacing import NumberPacer
 from ccx.dispatch.payload import TemplateCache, Unsendable, request_body
+from ccx.dispatch.periodic import next_wait
 from ccx.dispatch.senders import SenderBook, SenderRoute
 from ccx.ids import new_message_id
 from ccx.queue import connection as amqp
@@ -760,17 +761,23 @@ class Worker:
     async def _every(
         self, interval_s: float, action: Callable[[], Awaitable[object]], what: str
     ) -> None:
-        """Run `action` every `interval_s` until the worker stops; a failure waits for the
-        next round."""
+        """Run `action` every `interval_s` until the worker stops, but never more than
+        `periodic.SWEEP_DUTY` of the time (see `next_wait`); a failure waits for the next round."""
+        wait_s = interval_s
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), interval_s)
+                await asyncio.wait_for(self._stop.wait(), wait_s)
             if self._stop.is_set():
                 return
+            began = time.monotonic()
             try:
                 await action()
             except Exception as exc:
                 log.warning("%s failed: %r", what, exc)
+            took_s = time.monotonic() - began
+            wait_s = next_wait(interval_s, took_s)
+            if wait_s > interval_s:
+                log.info("%s took %.1f s: the next in %.0f s", what, took_s, wait_s)
 
 
 def _trace_id(traceparent: str | None) -> str | None:
