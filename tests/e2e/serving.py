@@ -59,6 +59,21 @@ def serve(
         proc.wait(15)
 
 
+def run_module(*args: str, timeout_s: float) -> str:
+    """`python -m ARGS` from the checkout; its stdout, or the test fails with the tail of
+    its output unless it exits 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
 def services_or_skip() -> None:
     """Skip when a local service is down (fail under CI, where they must be up)."""
     from ccx.config import load_settings

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
-from tests.e2e.serving import ROOT, services_or_skip
+from tests.e2e.serving import run_module, services_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -18,19 +16,11 @@ def test_a_short_ramp_reports_every_message_webhooked_and_draws_its_charts(
 ) -> None:
     services_or_skip()
     out = tmp_path / "pipeline.json"
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "ccx.cli", "bench", "pipeline", "--rates", "4,8",
-            "--duration", "2", "--warmup", "0", "--baseline-messages", "10",
-            "--drain", "60", "--out", str(out), "--plot", "--quiet",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    run_module(
+        "ccx.cli", "bench", "pipeline", "--rates", "4,8", "--duration", "2", "--warmup", "0",
+        "--baseline-messages", "10", "--drain", "60", "--out", str(out), "--plot", "--quiet",
+        timeout_s=240,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = orjson.loads(out.read_bytes())
     assert report["benchmark"] == "pipeline"
     assert report["machine"]["cpus"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.serving import ROOT, free_port, services_or_skip
+from tests.e2e.serving import ROOT, free_port, run_module, services_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -60,20 +60,12 @@ def test_idempotent_run_writes_clean_results(tmp_path: Path) -> None:
     services_or_skip()
     out = tmp_path / "loadtest-idempotent.json"
     with stack(tmp_path / "up.log") as (api, sandbox):
-        done = subprocess.run(
-            [
-                sys.executable, "-m", "loadtest", "run", "idempotent", "--users", "2",
-                "--spawn-rate", "2", "--duration", "5s", "--host", api, "--sandbox", sandbox,
-                "--out", str(out),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
+        stdout = run_module(
+            "loadtest", "run", "idempotent", "--users", "2", "--spawn-rate", "2",
+            "--duration", "5s", "--host", api, "--sandbox", sandbox, "--out", str(out),
+            timeout_s=90,
         )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "total (HTTP)" in done.stdout
+    assert "total (HTTP)" in stdout
     report = json.loads(out.read_text())
 
     assert report["benchmark"] == "loadtest"

@@ -4,30 +4,19 @@ template, a message posted and read back (real services, real processes)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.e2e.serving import ROOT, drop_tenant, serve, services_or_skip
+from tests.e2e.serving import drop_tenant, run_module, serve, services_or_skip
 
 pytestmark = pytest.mark.e2e
 TENANT = f"quick-{os.getpid()}"
 
 
 def ccx(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "ccx.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return run_module("ccx.cli", *args, timeout_s=60).strip()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.serving import ROOT, free_port, services_or_skip
+from tests.e2e.serving import ROOT, free_port, run_module, services_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -19,19 +19,11 @@ pytestmark = pytest.mark.e2e
 def test_up_runs_the_pipeline_and_its_demo_end_to_end() -> None:
     services_or_skip()
     ports = [str(free_port()) for _ in range(3)]
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "ccx.cli", "up", "--exit-after-demo", "--per-priority", "1",
-            "--port", ports[0], "--sandbox-port", ports[1], "--receiver-port", ports[2],
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    out = run_module(
+        "ccx.cli", "up", "--exit-after-demo", "--per-priority", "1",
+        "--port", ports[0], "--sandbox-port", ports[1], "--receiver-port", ports[2],
+        timeout_s=240,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
     assert "demo: 4/4 read; 12 signed webhooks verified, 0 refused" in out
     for priority in ("critical", "high", "default", "low"):
         line = next(x for x in out.splitlines() if x.strip().startswith(priority))
