@@ -150,10 +150,12 @@ class Backlog:
         metrics.webhook_retry_backlog.set(sum(len(p) for p in self._pending.values()))
 
 
-def _before(event: Document, endpoint: Endpoint) -> bool:
+def _unsent(event: Document, endpoint: Endpoint, horizon: datetime) -> bool:
     """An event recorded before the endpoint existed is not sent to it (a new endpoint
-    hears about what happens from then on, not about every message's past)."""
-    return utc_ms(event["at"]) < endpoint.created_at
+    hears about what happens from then on, not about every message's past), nor one past
+    retention (`horizon`: its stream may have been purged, and starting over would send a
+    message's whole past again)."""
+    return utc_ms(event["at"]) < max(endpoint.created_at, horizon)
 
 
 class _Walk:
@@ -373,8 +375,6 @@ class DeliveryWorker:
         must wait. Fresh deliveries that succeed are stored together at the end (one insert),
         with the stream: two writes per message and endpoint when all goes well."""
         walk = _Walk(stream)
-        # Past retention an event is not delivered: its stream may have been purged, and
-        # starting over would send a message's whole past again.
         horizon = now_ms() - timedelta(days=self.hooks.retention_days)
         try:
             for event in events:
@@ -382,8 +382,7 @@ class DeliveryWorker:
                 if seq <= stream.seq:
                     continue
                 kind = event_type(str(event["to"]))
-                old = utc_ms(event["at"]) < horizon
-                if kind is None or not endpoint.wants(kind) or old or _before(event, endpoint):
+                if kind is None or not endpoint.wants(kind) or _unsent(event, endpoint, horizon):
                     walk.handled = seq
                     continue
                 delivery: Delivery | None = None
