@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup venv build services services-stop services-status lint lint-python lint-rust \
-        stubtest test test-rust test-python test-unit test-integration bench bench-ingest bench-pipeline bench-guard oha up
+        stubtest test test-rust test-go test-python test-unit test-integration bench bench-ingest bench-pipeline bench-guard oha up
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,13 +55,19 @@ lint: lint-python lint-rust stubtest ## every static check
 test-rust: ## Rust unit tests
 	cargo test --quiet
 
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+GOENV := GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
+
+test-go: ## go vet and tests of the FerretDB wrapper (tools/ferretdb; same build flags as its install)
+	cd tools/ferretdb && test -z "$$($(dir $(GO))gofmt -l .)" && $(GOENV) $(GO) vet -trimpath ./... && $(GOENV) $(GO) test -trimpath ./...
+
 test-unit: venv ## Python unit tests (no services)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 test-python: venv ## all Python tests: unit, integration (real services), e2e (sandbox)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test: setup services lint test-rust test-python bench-guard ## THE test command: setup, services, lint, Rust and Python tests
+test: setup services lint test-rust test-go test-python bench-guard ## THE test command: setup, services, lint, Rust, Go and Python tests
 
 up: setup services ## THE main job: the whole pipeline supervised (`ccx up`), a demo, Ctrl-C stops
 	$(PY) -m ccx.cli up $(UP_ARGS)
