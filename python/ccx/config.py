@@ -72,6 +72,11 @@ class ApiSettings:
     host: str = setting("127.0.0.1", "Address `ccx serve` binds.")
     port: int = setting(8000, "Port `ccx serve` binds.")
     workers: int = setting(1, "Granian worker processes.")
+    task_impl: str = setting(
+        "asyncio", "Granian's task implementation: `asyncio` or `rust` (Python < 3.12 only)."
+    )
+    http: str = setting("auto", "HTTP versions served: `auto`, `1` or `2`.")
+    runtime_mode: str = setting("auto", "Granian's Rust runtime: `auto`, `st` or `mt`.")
     max_body_bytes: int = setting(65536, "Largest accepted request body (larger → 413).")
     max_batch_body_bytes: int = setting(
         8388608, "Largest body of POST /v1/messages/batch (up to 1,000 messages)."

@@ -14,6 +14,7 @@ from ccx.api.http import ProblemError, Request
 from ccx.api.routing import Router
 from ccx.api.services import Services
 from ccx.config import Settings, load_settings
+from ccx.heap import settle_after_startup
 from ccx.ingest.errors import AcceptError
 from ccx.telemetry.metrics import http_body_too_large_total, http_request_seconds
 from ccx.telemetry.tracing import continue_or_start, current_trace
@@ -75,6 +76,7 @@ class App:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.startup())
+        settle_after_startup()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.shutdown())

@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime-threads", type=int, default=1, help="Rust I/O threads/worker")
     parser.add_argument("--backpressure", type=int, default=None, help="max connections/worker")
     parser.add_argument("--backlog", type=int, default=2048)
+    parser.add_argument("--task-impl", choices=("asyncio", "rust"), default=settings.api.task_impl)
+    parser.add_argument("--http", choices=("auto", "1", "2"), default=settings.api.http)
+    parser.add_argument(
+        "--runtime-mode", choices=("auto", "st", "mt"), default=settings.api.runtime_mode
+    )
     parser.add_argument("--access-log", action="store_true", help="granian access log")
     args = parser.parse_args(argv)
 
@@ -33,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         interface="rsgi",  # type: ignore[arg-type]
         workers=args.workers,
         runtime_threads=args.runtime_threads,
+        runtime_mode=args.runtime_mode,
+        task_impl=args.task_impl,
+        http=args.http,
         loop="uvloop",  # type: ignore[arg-type]
         backlog=args.backlog,
         backpressure=args.backpressure,
