@@ -114,6 +114,7 @@ def build_message(item: AcceptItem, traceparent: str | None, writer: str | None 
         to=request["to"],
         type=request["type"],
         created_at=created_at,
+        updated_at=created_at,
         status=Status.QUEUED,
         seq=2,
         queued_at=created_at,
