@@ -57,7 +57,7 @@ ferretdb_start() {
     # 1.7 ms instead of 3.9 ms, and writers hold SQLite's single write lock half as long.
     mkdir -p "$FERRETDB_DIR/data"
     DO_NOT_TRACK=1 setsid "$BIN/ferretdb" --listen-addr="$HOST:$FERRETDB_PORT" \
-        --sqlite-url="file:$FERRETDB_DIR/data/?_pragma=synchronous(normal)" --log-level=warn \
+        --sqlite-url="file:$FERRETDB_DIR/data/?_pragma=synchronous(normal)" --log-level=${CCX_FERRETDB_LOG_LEVEL:-warn} \
         ${CCX_FERRETDB_PPROF_ADDR:+--pprof-addr="$CCX_FERRETDB_PPROF_ADDR"} \
         >>"$FERRETDB_DIR/ferretdb.log" 2>&1 </dev/null &
     pid=$!
