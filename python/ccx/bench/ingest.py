@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 import ccx
-from ccx.bench import plot
+from ccx.bench import plot, server_latency
 from ccx.bench.cpu import CpuMeter, service_pids
 from ccx.bench.oha import (
     OHA_VERSION,
@@ -278,9 +278,14 @@ def bench_target(
             url, rate, duration_s, opts.connections, bodies, headers, opts.timeout_s, opts.threads
         )
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        histogram = server_latency.scrape(server.base_url) if target == "ccx" else {}
         meter.start()
         row = run_oha(oha, spec, bodies_file)
         cpu = meter.stop()
+        if histogram:
+            row.server_latency = server_latency.summarize(
+                histogram, server_latency.scrape(server.base_url)
+            )
         done = resource.getrusage(resource.RUSAGE_CHILDREN)  # oha, waited for by now
         cpu["oha"] = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
         row.cpu_ms_per_message = {
@@ -338,6 +343,16 @@ def check_and_clean(
     return persisted
 
 
+def _own(own: dict[str, Any]) -> str:
+    """The server-side line: bucket bounds of p50 and p99, and the share within budget."""
+    share = next((v for k, v in own.items() if k.startswith("share_within_")), None)
+    within = f", {share * 100:.1f} % within {P99_BUDGET_MS:g} ms" if share is not None else ""
+    return (
+        f"p50 <= {_fmt(own.get('p50_ms_at_most'))} ms, p99 <= {_fmt(own.get('p99_ms_at_most'))} ms"
+        + within
+    )
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -367,6 +382,10 @@ def render_table(report: dict[str, Any]) -> str:
             if cpu:
                 shares = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
                 lines.append(f"{'':<10} CPU ms per message at {r['offered_rps']}/s: {shares}")
+        for r in result["rates"]:
+            own = r.get("server_latency") or {}
+            if own:
+                lines.append(f"{'':<10} in the handler at {r['offered_rps']}/s: {_own(own)}")
         if result.get("stopped"):
             lines.append(f"{'':<10} ({result['stopped']})")
         if result.get("persisted"):

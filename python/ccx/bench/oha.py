@@ -101,6 +101,8 @@ class RateRow:
     latency_ms: dict[str, float | None] = field(default_factory=dict)
     #: CPU time per accepted message of each process (filled by the bench, not by oha).
     cpu_ms_per_message: dict[str, float] = field(default_factory=dict)
+    #: The server's own latency histogram over the run (`ccx.bench.server_latency`).
+    server_latency: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -129,6 +131,7 @@ class RateRow:
             "errors": self.errors,
             "latency_ms": self.latency_ms,
             "cpu_ms_per_message": self.cpu_ms_per_message,
+            "server_latency": self.server_latency,
         }
 
 
