@@ -15,7 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=settings.api.host)
     parser.add_argument("--port", type=int, default=settings.api.port)
     parser.add_argument("--workers", type=int, default=settings.api.workers)
-    parser.add_argument("--runtime-threads", type=int, default=1, help="Rust I/O threads/worker")
+    parser.add_argument(
+        "--runtime-threads",
+        type=int,
+        default=settings.api.runtime_threads,
+        help="Rust I/O threads/worker",
+    )
     parser.add_argument("--backpressure", type=int, default=None, help="max connections/worker")
     parser.add_argument("--backlog", type=int, default=2048)
     parser.add_argument("--task-impl", choices=("asyncio", "rust"), default=settings.api.task_impl)
