@@ -278,13 +278,13 @@ def bench_target(
             url, rate, duration_s, opts.connections, bodies, headers, opts.timeout_s, opts.threads
         )
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        histogram = server_latency.scrape(server.base_url) if target == "ccx" else {}
+        before = server_latency.scrape(server.base_url) if target == "ccx" else None
         meter.start()
         row = run_oha(oha, spec, bodies_file)
         cpu = meter.stop()
-        if histogram:
+        if before is not None and before.buckets:
             row.server_latency = server_latency.summarize(
-                histogram, server_latency.scrape(server.base_url)
+                before, server_latency.scrape(server.base_url)
             )
         done = resource.getrusage(resource.RUSAGE_CHILDREN)  # oha, waited for by now
         cpu["oha"] = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
@@ -347,9 +347,18 @@ def _own(own: dict[str, Any]) -> str:
     """The server-side line: bucket bounds of p50 and p99, and the share within budget."""
     share = next((v for k, v in own.items() if k.startswith("share_within_")), None)
     within = f", {share * 100:.1f} % within {P99_BUDGET_MS:g} ms" if share is not None else ""
+    means = ""
+    if own.get("mean_ms") is not None:
+        means += f"; mean {_fmt(own.get('mean_ms'))} ms"
+    if own.get("group_commit_mean_batch") is not None:
+        means += (
+            f"; group commit: {_fmt(own.get('group_commit_mean_batch'))} requests"
+            f" in {_fmt(own.get('group_commit_mean_ms'))} ms on average"
+        )
     return (
         f"p50 <= {_fmt(own.get('p50_ms_at_most'))} ms, p99 <= {_fmt(own.get('p99_ms_at_most'))} ms"
         + within
+        + means
     )
 
 

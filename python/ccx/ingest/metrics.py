@@ -11,7 +11,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 batch_size = Histogram("ccx_ingest_batch_size", "Requests per group commit.", buckets=BATCH_BUCKETS)
 commit_seconds = Histogram(
     "ccx_ingest_commit_seconds",
-    "Duration of one group commit (idempotency, insert, publish, mark queued).",
+    "Duration of one group commit (idempotency and insert; the publish follows it).",
     buckets=LATENCY_BUCKETS,
 )
 accepted_total = Counter(
