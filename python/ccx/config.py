@@ -160,6 +160,9 @@ class IngestSettings:
         2.0, "Group-commit window: requests arriving within it share one round trip per service."
     )
     max_batch: int = setting(256, "Most requests in one group commit.")
+    commit_concurrency: int = setting(
+        2, "Group commits in flight at once per API process (1: one after another)."
+    )
     idempotency_ttl_s: int = setting(604800, "How long an idempotency key is kept (7 days).")
     replay_wait_s: float = setting(
         2.0, "How long a repeat waits for another process's in-flight original before 409."

@@ -151,6 +151,7 @@ class Services:
             publisher,
             window_ms=ingest.window_ms,
             max_batch=ingest.max_batch,
+            concurrency=ingest.commit_concurrency,
             idempotency_ttl_s=ingest.idempotency_ttl_s,
             replay_wait_s=ingest.replay_wait_s,
             writer_id=self.writer_id,

@@ -24,8 +24,13 @@ The rules, in order:
   idempotency key, which is worse than a delay.
 - A confirmed publish forgets the message; a failed one leaves it unconfirmed for the retry.
 
-One flush runs at a time: requests arriving during a flush form the next batch, so the batch
-size follows the load and an idle server answers after a single `window_ms`. Publishing and
+At most `concurrency` flushes run at once: requests arriving while every flush slot is busy
+form the next batch, so the batch size follows the load and an idle server answers after a
+single `window_ms`. Two slots let one batch's insert overlap the next one's round trip: with one,
+the insert of each batch (about 0.3 ms per message on two loaded cores) was a serial stage that
+capped the whole path near 3,300 messages/s. The watermark covers every message from the moment
+it is built (queued, being written, written and unconfirmed), so a process that dies between
+two beats leaves nothing the relay's recovery would miss. Publishing and
 recording run after the answers, in a second stage that overlaps the next flush (its backlog is
 bounded by `post_backlog` batches; a lagging stage slows the flushes down) and takes every
 batch waiting for it at once.
@@ -156,6 +161,7 @@ class GroupCommitter:
         max_batch: int = 256,
         post_backlog: int = 4,
         writer_id: str | None = None,
+        concurrency: int = 2,
     ) -> None:
         self.store_factory = store_factory
         self.writer_id = writer_id
@@ -167,6 +173,10 @@ class GroupCommitter:
         self.max_batch = max_batch
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._flushes: set[asyncio.Task[None]] = set()
+        #: The oldest message of each batch being flushed (for the watermark).
+        self._in_flight: dict[int, datetime] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._post: asyncio.Queue[list[_Pending]] = asyncio.Queue(maxsize=post_backlog)
         self._poster: asyncio.Task[None] | None = None
@@ -182,6 +192,7 @@ class GroupCommitter:
         idempotency_ttl_s: int = 7 * 24 * 3600,
         replay_wait_s: float = 2.0,
         writer_id: str | None = None,
+        concurrency: int = 2,
     ) -> GroupCommitter:
         """A committer over tenant databases of `mongo`, idempotency keys in Redis."""
         repositories: dict[str, MessageRepository] = {}
@@ -196,7 +207,7 @@ class GroupCommitter:
             return repo
 
         idem = IdempotencyStore(idempotency_redis, database, idempotency_ttl_s, replay_wait_s)
-        return cls(store, idem, publisher, window_ms, max_batch, writer_id=writer_id)
+        return cls(store, idem, publisher, window_ms, max_batch, 4, writer_id, concurrency)
 
     async def submit(self, item: AcceptItem) -> Accepted:
         """Accept one message: returns once it is durable (or a replay), raises
@@ -220,15 +231,26 @@ class GroupCommitter:
     async def _run(self) -> None:
         await asyncio.sleep(self.window_s)
         while self._queue:
+            await self._slots.acquire()
+            if not self._queue:  # a flush that ended meanwhile took them
+                self._slots.release()
+                break
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            try:
-                await self.flush(batch)
-            except Exception as exc:  # a bug; never leave a caller hanging
-                log.exception("group commit failed")
-                for pending in batch:
-                    _resolve(pending, exc)
-                    for follower in pending.followers:
-                        _resolve(follower, exc)
+            task = asyncio.create_task(self._flush_in_slot(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _flush_in_slot(self, batch: Sequence[_Pending]) -> None:
+        try:
+            await self.flush(batch)
+        except Exception as exc:  # a bug; never leave a caller hanging
+            log.exception("group commit failed")
+            for pending in batch:
+                _resolve(pending, exc)
+                for follower in pending.followers:
+                    _resolve(follower, exc)
+        finally:
+            self._slots.release()
 
     async def settle(self) -> None:
         """Wait until every submitted request is fully processed (published, marked queued)
@@ -236,11 +258,14 @@ class GroupCommitter:
         while True:
             if self._flusher is not None and not self._flusher.done():
                 await self._flusher
+            elif self._flushes:
+                await asyncio.gather(*self._flushes, return_exceptions=True)
             elif self._background:
                 await asyncio.gather(*self._background, return_exceptions=True)
             else:
                 await self._post.join()
-                if (self._flusher is None or self._flusher.done()) and not self._background:
+                idle = self._flusher is None or self._flusher.done()
+                if idle and not self._flushes and not self._background:
                     return
 
     async def close(self) -> None:
@@ -268,9 +293,13 @@ class GroupCommitter:
         """Commit one batch (normally called by the flusher task)."""
         started = time.perf_counter()
         metrics.batch_size.observe(len(batch))
+        token = id(batch)
+        if batch:
+            self._in_flight[token] = min(p.message.created_at for p in batch)
         try:
             await self._flush(batch)
         finally:
+            self._in_flight.pop(token, None)
             metrics.commit_seconds.observe(time.perf_counter() - started)
 
     async def _flush(self, batch: Sequence[_Pending]) -> None:
@@ -416,9 +445,14 @@ class GroupCommitter:
             self._unconfirmed.pop(pending.message.id, None)
 
     def low_watermark(self, now: datetime | None = None) -> datetime:
-        """No later than the creation of any written but unconfirmed message (else `now`)."""
-        oldest = min((m.created_at for _, m in self._unconfirmed.values()), default=None)
-        return oldest or now or now_ms()
+        """No later than the creation of any message submitted and not yet confirmed as
+        published: waiting for a flush, being written, or written and unconfirmed (else
+        `now`). A message being written must count: its insert can land after the beat."""
+        candidates = [m.created_at for _, m in self._unconfirmed.values()]
+        candidates += self._in_flight.values()
+        if self._queue:
+            candidates.append(min(p.message.created_at for p in self._queue))
+        return min(candidates, default=None) or now or now_ms()
 
     @property
     def unconfirmed(self) -> int:

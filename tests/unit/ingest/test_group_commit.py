@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -212,3 +212,74 @@ async def test_bad_priority_or_tenant_is_refused_at_submit() -> None:
         await committer.submit(AcceptItem("acme", {**REQUEST, "priority": "urgent"}))
     with pytest.raises(ValueError, match="tenant"):
         await committer.submit(AcceptItem("../x", REQUEST))
+
+
+@dataclass
+class GatedStore(FakeStore):
+    """An insert that waits for the test to open the gate; counts inserts in flight."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    async def insert_many(self, messages: list[Message]) -> InsertOutcome:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.gate.wait()
+            return await super().insert_many(messages)
+        finally:
+            self.in_flight -= 1
+
+
+def _gated(concurrency: int) -> tuple[GroupCommitter, GatedStore]:
+    store = GatedStore()
+    committer = GroupCommitter(
+        lambda t: store,  # type: ignore[arg-type,return-value]
+        FakeIdempotency(),  # type: ignore[arg-type]
+        FakePublisher(),  # type: ignore[arg-type]
+        window_ms=1,
+        concurrency=concurrency,
+    )
+    return committer, store
+
+
+async def _settle_in(store: GatedStore, in_flight: int) -> None:
+    for _ in range(200):
+        if store.in_flight == in_flight:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{store.in_flight} inserts in flight, expected {in_flight}")
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+async def test_at_most_concurrency_commits_are_in_flight(concurrency: int) -> None:
+    committer, store = _gated(concurrency)
+    answers = []
+    for _ in range(concurrency + 2):  # each submit after the one before is being inserted
+        answers.append(asyncio.ensure_future(committer.submit(AcceptItem("acme", REQUEST))))
+        await asyncio.sleep(0.01)
+    await _settle_in(store, concurrency)
+    assert not any(a.done() for a in answers)
+    store.gate.set()
+    accepted = await asyncio.gather(*answers)
+    await committer.close()
+    assert store.most_in_flight == concurrency
+    assert sorted(i for batch in store.inserts for i in batch) == sorted(a.id for a in accepted)
+    # the requests that waited for a free slot formed one batch
+    assert len(store.inserts[-1]) == 2
+
+
+async def test_the_watermark_covers_messages_not_written_yet() -> None:
+    committer, store = _gated(1)
+    later = datetime(2100, 1, 1, tzinfo=UTC)
+    first = asyncio.ensure_future(committer.submit(AcceptItem("acme", REQUEST)))
+    await asyncio.sleep(0)  # built and queued, the window not over
+    queued_low = committer.low_watermark(later)
+    await _settle_in(store, 1)  # now being written
+    writing_low = committer.low_watermark(later)
+    store.gate.set()
+    accepted = await first
+    await committer.close()
+    assert queued_low == writing_low == accepted.created_at
+    assert committer.low_watermark(later) == later  # published: nothing left to cover
