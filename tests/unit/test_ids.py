@@ -39,6 +39,21 @@ def test_encode_decode_roundtrip(value: int) -> None:
     assert decode(encode(value)) == value
 
 
+def _one_char_at_a_time(value: int) -> str:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+@given(st.integers(min_value=0, max_value=(1 << 128) - 1))
+def test_encode_agrees_with_the_plain_definition(value: int) -> None:
+    assert encode(value) == _one_char_at_a_time(value)
+
+
+def test_encode_bounds() -> None:
+    assert encode(0) == "0" * 26
+    assert encode((1 << 128) - 1) == "7" + "Z" * 25
+
+
 @pytest.mark.parametrize(
     "text",
     [
