@@ -26,9 +26,9 @@ The rules, in order:
 
 At most `concurrency` flushes run at once: requests arriving while every flush slot is busy
 form the next batch, so the batch size follows the load and an idle server answers after a
-single `window_ms`. Two slots let one batch's insert overlap the next one's round trip: with one,
-the insert of each batch (about 0.3 ms per message on two loaded cores) was a serial stage that
-capped the whole path near 3,300 messages/s. The watermark covers every message from the moment
+single `window_ms`. Two slots let one batch's insert overlap the next one's round trip, which
+matters when the store is a network hop away; with every service on two local cores, one and two
+measured the same (see the README). The watermark covers every message from the moment
 it is built (queued, being written, written and unconfirmed), so a process that dies between
 two beats leaves nothing the relay's recovery would miss. Publishing and
 recording run after the answers, in a second stage that overlaps the next flush (its backlog is
