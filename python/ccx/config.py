@@ -161,7 +161,7 @@ class IngestSettings:
     )
     max_batch: int = setting(256, "Most requests in one group commit.")
     commit_concurrency: int = setting(
-        2, "Group commits in flight at once per API process (1: one after another)."
+        1, "Group commits in flight at once per API process (2 overlaps a remote store's trips)."
     )
     idempotency_ttl_s: int = setting(604800, "How long an idempotency key is kept (7 days).")
     replay_wait_s: float = setting(
