@@ -237,6 +237,7 @@ class GroupCommitter:
                 self._slots.release()
                 break
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            self._track(batch)  # now, not when the task starts: a beat may run in between
             task = asyncio.create_task(self._flush_in_slot(batch))
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
@@ -294,14 +295,17 @@ class GroupCommitter:
         """Commit one batch (normally called by the flusher task)."""
         started = time.perf_counter()
         metrics.batch_size.observe(len(batch))
-        token = id(batch)
-        if batch:
-            self._in_flight[token] = min(p.message.created_at for p in batch)
+        self._track(batch)
         try:
             await self._flush(batch)
         finally:
-            self._in_flight.pop(token, None)
+            self._in_flight.pop(id(batch), None)
             metrics.commit_seconds.observe(time.perf_counter() - started)
+
+    def _track(self, batch: Sequence[_Pending]) -> None:
+        """Count the batch in the watermark until its flush ends."""
+        if batch and id(batch) not in self._in_flight:
+            self._in_flight[id(batch)] = min(p.message.created_at for p in batch)
 
     async def _flush(self, batch: Sequence[_Pending]) -> None:
         if not self.publisher.ready:

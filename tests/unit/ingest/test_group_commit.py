@@ -283,3 +283,30 @@ async def test_the_watermark_covers_messages_not_written_yet() -> None:
     await committer.close()
     assert queued_low == writing_low == accepted.created_at
     assert committer.low_watermark(later) == later  # published: nothing left to cover
+
+
+async def test_the_watermark_never_skips_a_message_between_queue_and_insert() -> None:
+    committer, store = _gated(1)
+    later = datetime(2100, 1, 1, tzinfo=UTC)
+    seen: list[datetime] = []
+    done = asyncio.Event()
+
+    async def beat_every_turn() -> None:  # what the writer beat could see at any moment
+        while not done.is_set():
+            seen.append(committer.low_watermark(later))
+            await asyncio.sleep(0)
+
+    answer = asyncio.ensure_future(committer.submit(AcceptItem("acme", REQUEST)))
+    await asyncio.sleep(0)  # built and queued
+    poller = asyncio.ensure_future(beat_every_turn())
+    await _settle_in(store, 1)
+    store.gate.set()
+    accepted = await answer
+    await committer.settle()
+    done.set()
+    await poller
+    # every look before the publish was confirmed covers the message; none went past it
+    assert seen[0] == accepted.created_at
+    assert all(low in (accepted.created_at, later) for low in seen)
+    assert seen.index(later) > seen.index(accepted.created_at)
+    assert accepted.created_at not in seen[seen.index(later) :]
