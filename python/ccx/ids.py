@@ -8,9 +8,10 @@ import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
-#: Every two-character pair, indexed by its 10 bits: 13 lookups encode the 130 bits of a ULID
-#: (measured 0.9 µs against 2.9 µs one character at a time).
+#: Every two-character pair, indexed by its 10 bits: the 24 middle characters of a ULID take 12
+#: lookups (measured 1.4 µs per id against 2.9 µs one character at a time).
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_PAIR_SHIFTS = tuple(range(115, 4, -10))
 _RANDOM_BITS = 80
 _RANDOM_MAX = (1 << _RANDOM_BITS) - 1
 
@@ -48,25 +49,8 @@ class UlidGenerator:
 
 def encode(value: int) -> str:
     """128-bit integer → 26 Crockford base32 characters."""
-    p = _PAIRS
-    return "".join(
-        (
-            _ALPHABET[(value >> 125) & 31],
-            p[(value >> 115) & 1023],
-            p[(value >> 105) & 1023],
-            p[(value >> 95) & 1023],
-            p[(value >> 85) & 1023],
-            p[(value >> 75) & 1023],
-            p[(value >> 65) & 1023],
-            p[(value >> 55) & 1023],
-            p[(value >> 45) & 1023],
-            p[(value >> 35) & 1023],
-            p[(value >> 25) & 1023],
-            p[(value >> 15) & 1023],
-            p[(value >> 5) & 1023],
-            _ALPHABET[value & 31],
-        )
-    )
+    pairs = "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+    return _ALPHABET[(value >> 125) & 31] + pairs + _ALPHABET[value & 31]
 
 
 def decode(text: str) -> int:
