@@ -176,7 +176,7 @@ class GroupCommitter:
         self._flusher: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._flushes: set[asyncio.Task[None]] = set()
-        #: The oldest message of each batch being flushed (for the watermark).
+        #: The oldest message of each batch taken for a flush, until the flush ends (watermark).
         self._in_flight: dict[int, datetime] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._post: asyncio.Queue[list[_Pending]] = asyncio.Queue(maxsize=post_backlog)
@@ -208,7 +208,15 @@ class GroupCommitter:
             return repo
 
         idem = IdempotencyStore(idempotency_redis, database, idempotency_ttl_s, replay_wait_s)
-        return cls(store, idem, publisher, window_ms, max_batch, 4, writer_id, concurrency)
+        return cls(
+            store,
+            idem,
+            publisher,
+            window_ms,
+            max_batch,
+            writer_id=writer_id,
+            concurrency=concurrency,
+        )
 
     async def submit(self, item: AcceptItem) -> Accepted:
         """Accept one message: returns once it is durable (or a replay), raises
@@ -237,7 +245,8 @@ class GroupCommitter:
                 self._slots.release()
                 break
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            self._track(batch)  # now, not when the task starts: a beat may run in between
+            # in the watermark now, not when the task starts: a beat may run in between
+            self._in_flight[id(batch)] = min(p.message.created_at for p in batch)
             task = asyncio.create_task(self._flush_in_slot(batch))
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
@@ -252,6 +261,7 @@ class GroupCommitter:
                 for follower in pending.followers:
                     _resolve(follower, exc)
         finally:
+            self._in_flight.pop(id(batch), None)
             self._slots.release()
 
     async def settle(self) -> None:
@@ -295,17 +305,10 @@ class GroupCommitter:
         """Commit one batch (normally called by the flusher task)."""
         started = time.perf_counter()
         metrics.batch_size.observe(len(batch))
-        self._track(batch)
         try:
             await self._flush(batch)
         finally:
-            self._in_flight.pop(id(batch), None)
             metrics.commit_seconds.observe(time.perf_counter() - started)
-
-    def _track(self, batch: Sequence[_Pending]) -> None:
-        """Count the batch in the watermark until its flush ends."""
-        if batch and id(batch) not in self._in_flight:
-            self._in_flight[id(batch)] = min(p.message.created_at for p in batch)
 
     async def _flush(self, batch: Sequence[_Pending]) -> None:
         if not self.publisher.ready:

@@ -233,14 +233,8 @@ class GatedStore(FakeStore):
 
 
 def _gated(concurrency: int) -> tuple[GroupCommitter, GatedStore]:
-    store = GatedStore()
-    committer = GroupCommitter(
-        lambda t: store,  # type: ignore[arg-type,return-value]
-        FakeIdempotency(),  # type: ignore[arg-type]
-        FakePublisher(),  # type: ignore[arg-type]
-        window_ms=1,
-        concurrency=concurrency,
-    )
+    committer, stores, _, _ = _committer(window_ms=1, concurrency=concurrency)
+    store = stores["acme"] = GatedStore()
     return committer, store
 
 
